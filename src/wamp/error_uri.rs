@@ -1,0 +1,71 @@
+//! The error and close URIs the router sends, as data.
+//!
+//! Owns: [`ErrorUri`], one variant per URI, and its wire spelling. Never: carries Rust error
+//! context; a WAMP error sent to a peer is a reply, not a propagated `Err`.
+
+/// Every `wamp.error.*` / `wamp.close.*` URI the router itself puts on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorUri {
+    /// A malformed topic, procedure, realm or reason URI.
+    InvalidUri,
+    /// CALL with no matching registration.
+    NoSuchProcedure,
+    /// REGISTER of a procedure that is already registered.
+    ProcedureAlreadyExists,
+    /// UNREGISTER of an unknown or foreign registration.
+    NoSuchRegistration,
+    /// UNSUBSCRIBE of an unknown or foreign subscription.
+    NoSuchSubscription,
+    /// HELLO for a realm the router does not have.
+    NoSuchRealm,
+    /// The call was canceled; also sent to a caller whose callee left mid-call.
+    Canceled,
+    /// Any protocol error: ABORT reason, the session is closed.
+    ProtocolViolation,
+    /// The peer is not allowed to do this.
+    NotAuthorized,
+    /// A message could not be delivered because of transport size limits.
+    PayloadSizeExceeded,
+    /// The router could not deliver a message to a peer.
+    NetworkFailure,
+    /// None of the offered authentication methods is acceptable.
+    NoMatchingAuthMethod,
+    /// GOODBYE reason: the router is shutting down.
+    SystemShutdown,
+    /// GOODBYE reason: the realm is closing.
+    CloseRealm,
+    /// GOODBYE reason in the reply to a peer's GOODBYE.
+    GoodbyeAndOut,
+    /// GOODBYE/ABORT reason: the session was killed.
+    Killed,
+}
+
+impl ErrorUri {
+    /// The URI as sent on the wire.
+    pub fn uri(self) -> &'static str {
+        match self {
+            ErrorUri::InvalidUri => "wamp.error.invalid_uri",
+            ErrorUri::NoSuchProcedure => "wamp.error.no_such_procedure",
+            ErrorUri::ProcedureAlreadyExists => "wamp.error.procedure_already_exists",
+            ErrorUri::NoSuchRegistration => "wamp.error.no_such_registration",
+            ErrorUri::NoSuchSubscription => "wamp.error.no_such_subscription",
+            ErrorUri::NoSuchRealm => "wamp.error.no_such_realm",
+            ErrorUri::Canceled => "wamp.error.canceled",
+            ErrorUri::ProtocolViolation => "wamp.error.protocol_violation",
+            ErrorUri::NotAuthorized => "wamp.error.not_authorized",
+            ErrorUri::PayloadSizeExceeded => "wamp.error.payload_size_exceeded",
+            ErrorUri::NetworkFailure => "wamp.error.network_failure",
+            ErrorUri::NoMatchingAuthMethod => "wamp.error.no_matching_auth_method",
+            ErrorUri::SystemShutdown => "wamp.close.system_shutdown",
+            ErrorUri::CloseRealm => "wamp.close.close_realm",
+            ErrorUri::GoodbyeAndOut => "wamp.close.goodbye_and_out",
+            ErrorUri::Killed => "wamp.close.killed",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.uri())
+    }
+}

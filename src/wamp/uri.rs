@@ -1,0 +1,151 @@
+//! URI rules of the spec: loose and strict checks, reserved prefixes, match policies.
+//!
+//! Owns: validation of topic, procedure, realm and error URIs, and the [`MatchPolicy`] of a
+//! subscription or registration. Never: matching of URIs against patterns (see `router::trie`).
+
+/// How strictly URIs are checked; a per-realm option (`uri_check` in the config).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UriCheck {
+    /// Components are non-empty and contain no `.`, `#` or whitespace (the spec's MUST).
+    #[default]
+    Loose,
+    /// Components use only `[0-9a-z_]` (the spec's SHOULD).
+    Strict,
+}
+
+/// How a subscription topic or registration procedure is matched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MatchPolicy {
+    /// The URI must be equal.
+    #[default]
+    Exact,
+    /// The pattern is a string prefix of the URI (`com.a` matches `com.a.b` and `com.ab`).
+    Prefix,
+    /// Empty components of the pattern match exactly one component each.
+    Wildcard,
+}
+
+impl MatchPolicy {
+    /// Parses the `match` option of SUBSCRIBE / REGISTER.
+    pub fn from_option(s: &str) -> Option<MatchPolicy> {
+        match s {
+            "exact" => Some(MatchPolicy::Exact),
+            "prefix" => Some(MatchPolicy::Prefix),
+            "wildcard" => Some(MatchPolicy::Wildcard),
+            _ => None,
+        }
+    }
+
+    /// The option's wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchPolicy::Exact => "exact",
+            MatchPolicy::Prefix => "prefix",
+            MatchPolicy::Wildcard => "wildcard",
+        }
+    }
+}
+
+fn component_ok(c: &str, check: UriCheck) -> bool {
+    match check {
+        UriCheck::Loose => c.chars().all(|ch| ch != '.' && ch != '#' && !ch.is_whitespace()),
+        UriCheck::Strict => c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_'),
+    }
+}
+
+/// Checks `uri` under `check`. With `allow_empty` (wildcard patterns) empty components are
+/// allowed; a prefix pattern may also end in `.` (`allow_trailing_dot`). Nothing else is.
+fn is_valid(uri: &str, check: UriCheck, allow_empty: bool, allow_trailing_dot: bool) -> bool {
+    if uri.is_empty() {
+        return false;
+    }
+    let mut parts = uri.split('.').peekable();
+    while let Some(c) = parts.next() {
+        let last = parts.peek().is_none();
+        if c.is_empty() {
+            if allow_empty || (last && allow_trailing_dot) {
+                continue;
+            }
+            return false;
+        }
+        if !component_ok(c, check) {
+            return false;
+        }
+    }
+    true
+}
+
+/// True if the URI's first component is `wamp` (reserved for the router).
+pub fn is_reserved(uri: &str) -> bool {
+    uri == "wamp" || uri.starts_with("wamp.")
+}
+
+/// A URI a client may publish to, call, or use as an error: valid, no empty components.
+pub fn is_valid_uri(uri: &str, check: UriCheck) -> bool {
+    is_valid(uri, check, false, false)
+}
+
+/// A subscription or registration pattern under `policy`. Exact: as [`is_valid_uri`]. Prefix:
+/// may end with `.`. Wildcard: empty components allowed.
+pub fn is_valid_pattern(uri: &str, policy: MatchPolicy, check: UriCheck) -> bool {
+    match policy {
+        MatchPolicy::Exact => is_valid(uri, check, false, false),
+        MatchPolicy::Prefix => is_valid(uri, check, false, true),
+        MatchPolicy::Wildcard => is_valid(uri, check, true, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loose_accepts_unicode_and_dashes_but_not_hash_or_spaces() {
+        assert!(is_valid_uri("com.myapp.topic-1", UriCheck::Loose));
+        assert!(is_valid_uri("com.myäpp.Tüpic", UriCheck::Loose));
+        assert!(!is_valid_uri("com.my app", UriCheck::Loose));
+        assert!(!is_valid_uri("com.a#b", UriCheck::Loose));
+        assert!(!is_valid_uri("com..a", UriCheck::Loose));
+        assert!(!is_valid_uri(".com", UriCheck::Loose));
+        assert!(!is_valid_uri("com.", UriCheck::Loose));
+        assert!(!is_valid_uri("", UriCheck::Loose));
+    }
+
+    #[test]
+    fn strict_accepts_only_lowercase_digits_and_underscore() {
+        assert!(is_valid_uri("com.my_app.topic1", UriCheck::Strict));
+        assert!(!is_valid_uri("com.myApp", UriCheck::Strict));
+        assert!(!is_valid_uri("com.my-app", UriCheck::Strict));
+    }
+
+    #[test]
+    fn wildcard_patterns_allow_empty_components() {
+        assert!(is_valid_pattern("com..update", MatchPolicy::Wildcard, UriCheck::Loose));
+        assert!(is_valid_pattern(".a.", MatchPolicy::Wildcard, UriCheck::Strict));
+        assert!(!is_valid_pattern("com..update", MatchPolicy::Exact, UriCheck::Loose));
+        assert!(!is_valid_pattern("com..update", MatchPolicy::Prefix, UriCheck::Loose));
+    }
+
+    #[test]
+    fn prefix_patterns_may_end_with_a_dot() {
+        assert!(is_valid_pattern("com.myapp.", MatchPolicy::Prefix, UriCheck::Loose));
+        assert!(!is_valid_pattern("com.myapp.", MatchPolicy::Exact, UriCheck::Loose));
+    }
+
+    #[test]
+    fn wamp_prefix_is_reserved() {
+        assert!(is_reserved("wamp.session.count"));
+        assert!(is_reserved("wamp"));
+        assert!(!is_reserved("wampyard.topic"));
+        assert!(!is_reserved("com.wamp"));
+    }
+
+    #[test]
+    fn match_policy_parses_the_three_spec_values() {
+        for p in [MatchPolicy::Exact, MatchPolicy::Prefix, MatchPolicy::Wildcard] {
+            assert_eq!(MatchPolicy::from_option(p.as_str()), Some(p));
+        }
+        assert_eq!(MatchPolicy::from_option("regex"), None);
+    }
+}
