@@ -5,7 +5,7 @@
 //! * [`transport`]: sockets and framing (RawSocket, WebSocket); bytes in, bytes out.
 //! * [`codec`]: bytes <-> [`wamp::Message`] for JSON, MessagePack and CBOR; head-only decoding.
 //! * [`wamp`]: the protocol vocabulary: messages, ids, URIs, error URIs, values.
-//! * [`session`]: one client's state machine (HELLO .. GOODBYE) and its outbox.
+//! * [`session`]: one client's state (HELLO .. GOODBYE), what it holds, and its outbox.
 //! * [`realm`]: the realms a router serves and their options.
 //! * [`router`]: the routing core of one shard: broker, dealer, the URI trie, the realm-wide
 //!   agreement on subscriptions and registrations, and the cross-shard message enum.
@@ -16,4 +16,7 @@
 //! driven by `shard` and tested without sockets.
 
 pub mod codec;
+pub mod realm;
+pub mod router;
+pub mod session;
 pub mod wamp;

@@ -22,6 +22,8 @@ pub enum ErrorUri {
     Canceled,
     /// Any protocol error: ABORT reason, the session is closed.
     ProtocolViolation,
+    /// An option or argument has a value the router does not accept.
+    InvalidArgument,
     /// The peer is not allowed to do this.
     NotAuthorized,
     /// A message could not be delivered because of transport size limits.
@@ -52,6 +54,7 @@ impl ErrorUri {
             ErrorUri::NoSuchRealm => "wamp.error.no_such_realm",
             ErrorUri::Canceled => "wamp.error.canceled",
             ErrorUri::ProtocolViolation => "wamp.error.protocol_violation",
+            ErrorUri::InvalidArgument => "wamp.error.invalid_argument",
             ErrorUri::NotAuthorized => "wamp.error.not_authorized",
             ErrorUri::PayloadSizeExceeded => "wamp.error.payload_size_exceeded",
             ErrorUri::NetworkFailure => "wamp.error.network_failure",
