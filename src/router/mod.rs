@@ -1,0 +1,3 @@
+//! The routing core of one shard. Never: I/O, sockets or a runtime.
+
+pub mod trie;
