@@ -16,5 +16,6 @@
 //! driven by `shard` and tested without sockets.
 
 pub mod codec;
+pub mod config;
 pub mod router;
 pub mod wamp;
