@@ -16,6 +16,7 @@
 //! driven by `shard` and tested without sockets.
 
 pub mod codec;
+pub mod config;
 pub mod realm;
 pub mod router;
 pub mod session;
