@@ -16,4 +16,5 @@
 //! driven by `shard` and tested without sockets.
 
 pub mod codec;
+pub mod transport;
 pub mod wamp;
