@@ -16,11 +16,10 @@
 //! driven by `shard` and tested without sockets.
 
 pub mod codec;
-pub mod codec;
 pub mod config;
 pub mod realm;
 pub mod router;
 pub mod session;
+pub mod shard;
 pub mod transport;
-pub mod wamp;
 pub mod wamp;

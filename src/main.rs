@@ -83,7 +83,8 @@ fn main() -> Result<()> {
     };
     // Shard threads never write logs synchronously: a background thread does the writing.
     let (writer, _flush_guard) = tracing_appender::non_blocking(std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi).init();
 
     let mut config = match &cli.config {
         Some(path) => Config::load(path)?,

@@ -1,4 +1,5 @@
-//! Every message one shard sends another: the closed set of cross-shard interactions.
+//! Every message one shard sends another (and the few that the process's other threads send a
+//! shard): the closed set of cross-shard interactions.
 //!
 //! Owns: [`ShardMsg`]. Never: how messages travel (the shard runtime's inboxes do that). Messages
 //! from one shard to another arrive in the order they were sent; the ordering guarantees of WAMP
@@ -11,7 +12,7 @@
 //! acknowledges the client, so that any PUBLISH or CALL made after SUBSCRIBED / REGISTERED, on any
 //! shard, sees the change.
 
-use std::os::fd::RawFd;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -157,8 +158,9 @@ pub enum ShardMsg {
     },
     /// The outcome of a CALL, back to the caller's shard.
     CallDone { caller: Id, call_request: Id, outcome: CallOutcome },
-    /// A Unix-socket connection accepted by another shard, for this shard to serve.
-    Adopt { fd: RawFd, listener: usize },
+    /// A Unix-socket connection accepted by the listener's acceptor thread, for this shard to
+    /// serve with the transport settings of listener number `listener`.
+    Adopt { fd: OwnedFd, listener: usize },
     /// Stop accepting, say GOODBYE to every session, and stop.
     Shutdown,
 }

@@ -1,0 +1,145 @@
+//! One connection on its shard: transport handshake, then a reading loop that decodes and hands
+//! messages to the router, and a writing loop that drains the outbox once per executor tick.
+//!
+//! Owns: the connection's two tasks and their end. Never: routing decisions or WAMP state (the
+//! router has those); framing (the transport has that).
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::future;
+use glommio::timer::sleep;
+
+use super::mesh::SPILL_PAUSE;
+use super::Shard;
+use crate::codec;
+use crate::router::ConnKey;
+use crate::session::{ConnInfo, Outbox, Outgoing, State};
+use crate::transport::{self, ConnectionReader, ConnectionWriter, Incoming, OutFrame, Socket, TransportConfig};
+
+/// How long one batched write may take before the peer counts as stuck and is disconnected.
+/// A healthy peer on any network drains a batch in far less; a peer that stopped reading would
+/// otherwise pin its outbox (bounded, but useless) forever.
+pub(super) const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a reader waits before looking again when the shard's cross-shard spill is too large.
+const SPILL_BACKOFF: Duration = Duration::from_micros(200);
+
+/// Serves one accepted socket until it closes.
+pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<TransportConfig>, hello_timeout: Duration) {
+    let conn = match transport::accept(socket, &tcfg).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("transport handshake failed: {e}");
+            shard.borrow_mut().counters.handshake_failures += 1;
+            return;
+        }
+    };
+    let info = ConnInfo {
+        serializer: conn.serializer,
+        transport: match conn.kind {
+            transport::TransportKind::RawSocket => "rawsocket",
+            transport::TransportKind::WebSocket => "websocket",
+        },
+        peer: conn.peer.clone(),
+        max_outgoing: conn.max_outgoing,
+    };
+    let budget = shard.borrow().outbox_budget;
+    let outbox = Outbox::new(budget);
+    let key = shard.borrow_mut().router.open(info, outbox.clone());
+    let (reader, writer) = conn.split();
+    let reading = read_loop(reader, shard.clone(), key, outbox.clone(), hello_timeout);
+    let writing = write_loop(writer, outbox.clone());
+    future::or(reading, writing).await;
+    let mut s = shard.borrow_mut();
+    let s = &mut *s;
+    s.router.on_transport_closed(key, &mut s.mesh);
+    s.mesh.flush();
+}
+
+/// Reads until the peer closes, the transport fails, or the router closes the session.
+async fn read_loop(
+    mut reader: ConnectionReader,
+    shard: Rc<RefCell<Shard>>,
+    key: ConnKey,
+    outbox: Outbox,
+    hello_timeout: Duration,
+) {
+    let Some(ser) = shard.borrow().router.session(key).map(|s| s.conn.serializer) else { return };
+    loop {
+        while shard.borrow().mesh.spilled() > SPILL_PAUSE {
+            sleep(SPILL_BACKOFF).await;
+        }
+        let awaiting_hello = shard.borrow().router.session(key).is_some_and(|s| s.state == State::AwaitingHello);
+        let next = if awaiting_hello {
+            let deadline = async {
+                sleep(hello_timeout).await;
+                Ok(None)
+            };
+            future::or(reader.next(), deadline).await
+        } else {
+            reader.next().await
+        };
+        match next {
+            Ok(Some(Incoming::Message(bytes))) => {
+                let mut s = shard.borrow_mut();
+                let s = &mut *s;
+                match codec::decode(ser, bytes) {
+                    Ok(msg) => s.router.on_message(key, msg, &mut s.mesh),
+                    Err(e) => s.router.on_decode_error(key, &e, &mut s.mesh),
+                }
+                s.mesh.flush();
+            }
+            Ok(Some(Incoming::Ping(payload))) => outbox.push_pong(payload),
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!("connection read failed: {e}");
+                if e.is_too_large() {
+                    shard.borrow_mut().counters.oversized_messages += 1;
+                }
+                break;
+            }
+        }
+        if outbox.is_closing() {
+            // The router ended the session; the writer flushes and closes, then this task ends.
+            return future::pending().await;
+        }
+        glommio::yield_if_needed().await;
+    }
+    outbox.close();
+}
+
+/// Writes everything the outbox holds, one batch per wake-up, until it is closed and drained.
+async fn write_loop(mut writer: ConnectionWriter, outbox: Outbox) {
+    let mut batch: Vec<Outgoing> = Vec::new();
+    let mut frames: Vec<OutFrame> = Vec::new();
+    loop {
+        let open = poll_fn(|cx| outbox.poll_take(cx, &mut batch)).await;
+        if !batch.is_empty() {
+            frames.extend(batch.drain(..).map(|o| match o {
+                Outgoing::Message(b) => OutFrame::Message(b),
+                Outgoing::Pong(b) => OutFrame::Pong(b),
+            }));
+            let sent = future::or(async { writer.send(&frames).await.map_err(|e| e.to_string()) }, async {
+                sleep(WRITE_DEADLINE).await;
+                Err("write deadline passed".to_owned())
+            })
+            .await;
+            frames.clear();
+            if let Err(e) = sent {
+                tracing::debug!("connection write failed: {e}");
+                outbox.close();
+                return;
+            }
+        }
+        if !open {
+            if outbox.overflowed() {
+                tracing::info!("peer closed as a slow consumer");
+            }
+            let _ = writer.close().await;
+            return;
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Executors, cores, listeners and cross-shard channels: the only place that knows glommio
+//! (with `transport`).
+//!
+//! Owns: [`Server`] (start, addresses, shutdown, join), one pinned glommio executor per shard,
+//! each shard's [`Shard`] state (its router and its sending side of the mesh), the accept loops
+//! and the inbox loop. Never: WAMP semantics; the router decides, this module carries out.
+//!
+//! Start-up: the calling thread binds every TCP listener, one socket per serving shard with
+//! SO_REUSEPORT (so the kernel spreads connections, and port 0 resolves to one port for all),
+//! then starts the executors. A Unix-socket listener cannot be spread by the kernel, and glommio
+//! cannot give an accepted Unix stream's descriptor back, so a small acceptor thread (not a
+//! shard) accepts them and deals the descriptors round-robin to the listener's shards.
+
+mod conn;
+pub mod mesh;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use glommio::net::{TcpListener, UnixStream};
+use glommio::{LocalExecutorBuilder, Placement};
+use socket2::{Domain, Protocol, SockAddr, Socket as RawSocket, Type};
+
+use crate::config::{Config, Endpoint, ListenerConfig};
+use crate::realm::{Realm, Realms};
+use crate::router::{Router, ShardMsg};
+use crate::transport::{Socket, TransportConfig};
+use mesh::{Doorbells, Inbox, Mesh};
+
+/// Pending-connection backlog of each listening socket.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// How long `Server::start` waits for every shard to report that it is serving.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a shutting-down shard checks whether its connections are gone.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(5);
+
+/// How long a shard keeps retrying spilled cross-shard messages before looking at its inbox again.
+const SPILL_RETRY: Duration = Duration::from_micros(100);
+
+/// Messages a shard takes from its inbox before it lets its connections run again.
+const INBOX_BATCH: usize = 256;
+
+/// Why the server could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// A listening socket could not be set up.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address from the configuration.
+        addr: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// An executor could not be created (for example a CPU that is not online).
+    #[error("cannot start shard {shard}: {reason}")]
+    Executor {
+        /// The shard.
+        shard: usize,
+        /// glommio's reason.
+        reason: String,
+    },
+    /// A shard did not report ready in time, or failed while setting up.
+    #[error("shard start-up failed: {0}")]
+    Startup(String),
+}
+
+/// Where a listener ended up listening.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BoundAddr {
+    /// A TCP address, with the port resolved.
+    Tcp(SocketAddr),
+    /// A Unix socket path.
+    Unix(PathBuf),
+}
+
+/// Counters of the shard runtime (the router keeps its own).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// Connections whose RawSocket/WebSocket handshake failed (garbage, bad handshake, timeout).
+    pub handshake_failures: u64,
+    /// Connections closed for sending a message over the size limit.
+    pub oversized_messages: u64,
+}
+
+/// One shard's mutable state, shared by its tasks (single-threaded: `Rc<RefCell<_>>`, never
+/// borrowed across an `.await`).
+#[derive(Debug)]
+pub(crate) struct Shard {
+    router: Router,
+    mesh: Mesh,
+    counters: Counters,
+    /// Per-connection outbox budget in bytes (`limits.outbox_max_bytes`).
+    outbox_budget: usize,
+}
+
+/// A bound listener: per shard, its own listening TCP socket (`None`: the shard does not accept
+/// on it), or for a Unix socket the listener its acceptor thread will use.
+struct Bound {
+    addr: BoundAddr,
+    tcp: Vec<Option<OwnedFd>>,
+    unix: Option<(UnixListener, Vec<usize>)>,
+}
+
+/// The thread accepting on one Unix-socket listener.
+#[derive(Debug)]
+struct UnixAcceptor {
+    /// A second handle on the listening socket, to shut it down and so end a blocked accept.
+    listener: UnixListener,
+    thread: JoinHandle<()>,
+}
+
+/// A running router.
+#[derive(Debug)]
+pub struct Server {
+    addrs: Vec<BoundAddr>,
+    doors: Doorbells,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+    unix: Vec<UnixAcceptor>,
+    /// Tells the acceptor threads that a failed accept means "stop", not "retry".
+    stopping: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Binds the listeners and starts one executor per shard; returns once every shard serves.
+    pub fn start(config: &Config) -> Result<Server, ShardError> {
+        let (shards, cpus) = config.resolve_shards(crate::config::online_cpus());
+        let realms = Arc::new(Realms::new(
+            config.realms.iter().map(|r| Realm { name: r.name.clone(), uri_check: r.uri_check }).collect(),
+        ));
+        let mut addrs = Vec::new();
+        let mut per_shard: Vec<Vec<Option<OwnedFd>>> = (0..shards).map(|_| Vec::new()).collect();
+        let mut unix_listeners = Vec::new();
+        for (index, l) in config.listeners.iter().enumerate() {
+            let bound = bind_listener(l, shards)?;
+            addrs.push(bound.addr);
+            for (shard, fd) in bound.tcp.into_iter().enumerate() {
+                per_shard[shard].push(fd);
+            }
+            if let Some(u) = bound.unix {
+                unix_listeners.push((index, u));
+            }
+        }
+        let tcfgs: Vec<TransportConfig> = config
+            .listeners
+            .iter()
+            .map(|l| TransportConfig {
+                max_message_size: config.limits.max_message_size,
+                handshake_timeout: config.limits.handshake_timeout,
+                rawsocket: l.transports.rawsocket,
+                websocket: l.transports.websocket,
+                serializers: l.serializers.clone(),
+            })
+            .collect();
+        let (inboxes, doors) = mesh::inboxes(shards, config.limits.shard_inbox_capacity);
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let mut handles = Vec::with_capacity(shards);
+        for (shard, (inbox, listeners)) in inboxes.into_iter().zip(per_shard).enumerate() {
+            let placement = match &cpus {
+                Some(cpus) => Placement::Fixed(cpus.get(shard).copied().unwrap_or(shard)),
+                None => Placement::Unbound,
+            };
+            let setup = ShardSetup {
+                shard,
+                shards,
+                realms: realms.clone(),
+                inbox,
+                doors: doors.clone(),
+                listeners,
+                tcfgs: tcfgs.clone(),
+                outbox_budget: config.limits.outbox_max_bytes,
+                hello_timeout: config.limits.handshake_timeout,
+                shutdown_timeout: config.router.shutdown_timeout,
+                ready: ready_tx.clone(),
+            };
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("wampyard-{shard}"))
+                .spawn(move || run_shard(setup))
+                .map_err(|e| ShardError::Executor { shard, reason: e.to_string() })?;
+            handles.push(handle);
+        }
+        drop(ready_tx);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut unix = Vec::new();
+        for (index, (listener, shards)) in unix_listeners {
+            let handle = listener.try_clone().map_err(|source| ShardError::Listen { addr: format!("{:?}", addrs[index]), source })?;
+            let (doors, stopping) = (doors.clone(), stopping.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("wampyard-unix-{index}"))
+                .spawn(move || accept_unix(listener, index, shards, doors, stopping))
+                .map_err(|source| ShardError::Listen { addr: format!("{:?}", addrs[index]), source })?;
+            unix.push(UnixAcceptor { listener: handle, thread });
+        }
+        let server = Server { addrs, doors, handles, unix, stopping };
+        for _ in 0..shards {
+            match ready_rx.recv_timeout(STARTUP_TIMEOUT) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    server.shutdown();
+                    return Err(ShardError::Startup(e));
+                }
+                Err(_) => {
+                    server.shutdown();
+                    return Err(ShardError::Startup("a shard did not start in time".into()));
+                }
+            }
+        }
+        Ok(server)
+    }
+
+    /// The listeners' addresses, in configuration order (TCP ports resolved).
+    pub fn addrs(&self) -> &[BoundAddr] {
+        &self.addrs
+    }
+
+    /// Asks every shard to stop accepting, say GOODBYE to its sessions and stop.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for u in &self.unix {
+            let _ = socket2::SockRef::from(&u.listener).shutdown(std::net::Shutdown::Both);
+        }
+        for shard in 0..self.doors.len() {
+            self.doors.send_blocking(shard, ShardMsg::Shutdown);
+        }
+    }
+
+    /// Waits for every shard to stop.
+    pub fn join(self) -> Result<(), ShardError> {
+        for u in self.unix {
+            let _ = u.thread.join();
+        }
+        let mut result = Ok(());
+        for (shard, h) in self.handles.into_iter().enumerate() {
+            if let Err(e) = h.join() {
+                result = Err(ShardError::Executor { shard, reason: e.to_string() });
+            }
+        }
+        result
+    }
+}
+
+/// Binds one configured listener: for TCP a listening socket per serving shard, all on one port.
+fn bind_listener(l: &ListenerConfig, shards: usize) -> Result<Bound, ShardError> {
+    let serving: Vec<usize> = match &l.shards {
+        Some(list) => list.iter().copied().filter(|s| *s < shards).collect(),
+        None => (0..shards).collect(),
+    };
+    match &l.endpoint {
+        Endpoint::Tcp { address, port } => {
+            let mut addr = SocketAddr::new(*address, *port);
+            let mut tcp: Vec<Option<OwnedFd>> = (0..shards).map(|_| None).collect();
+            for shard in serving {
+                let err = |source| ShardError::Listen { addr: addr.to_string(), source };
+                let sock = tcp_listen(addr).map_err(err)?;
+                if addr.port() == 0 {
+                    if let Some(a) = sock.local_addr().map_err(err)?.as_socket() {
+                        addr = a;
+                    }
+                }
+                tcp[shard] = Some(OwnedFd::from(sock));
+            }
+            Ok(Bound { addr: BoundAddr::Tcp(addr), tcp, unix: None })
+        }
+        Endpoint::Unix { path } => {
+            let stale = std::fs::symlink_metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_socket()
+            });
+            if stale {
+                let _ = std::fs::remove_file(path);
+            }
+            let listener = UnixListener::bind(path)
+                .map_err(|source| ShardError::Listen { addr: path.display().to_string(), source })?;
+            let tcp = (0..shards).map(|_| None).collect();
+            Ok(Bound { addr: BoundAddr::Unix(path.clone()), tcp, unix: Some((listener, serving)) })
+        }
+    }
+}
+
+/// The acceptor thread of a Unix-socket listener: accepts and deals connections round-robin.
+fn accept_unix(listener: UnixListener, index: usize, shards: Vec<usize>, doors: Doorbells, stopping: Arc<AtomicBool>) {
+    let mut next = 0usize;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let Some(&to) = shards.get(next % shards.len().max(1)) else { return };
+                next = next.wrapping_add(1);
+                doors.send_blocking(to, ShardMsg::Adopt { fd: OwnedFd::from(stream), listener: index });
+            }
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(e) => {
+                tracing::warn!("unix accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn tcp_listen(addr: SocketAddr) -> std::io::Result<RawSocket> {
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let sock = RawSocket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&SockAddr::from(addr))?;
+    sock.listen(LISTEN_BACKLOG)?;
+    Ok(sock)
+}
+
+/// Everything a shard's executor starts with.
+struct ShardSetup {
+    shard: usize,
+    shards: usize,
+    realms: Arc<Realms>,
+    inbox: Inbox,
+    doors: Doorbells,
+    /// Per configured listener: this shard's listening TCP socket, if it accepts on it.
+    listeners: Vec<Option<OwnedFd>>,
+    tcfgs: Vec<TransportConfig>,
+    outbox_budget: usize,
+    hello_timeout: Duration,
+    shutdown_timeout: Duration,
+    ready: mpsc::Sender<Result<(), String>>,
+}
+
+async fn run_shard(setup: ShardSetup) {
+    let shard = Rc::new(RefCell::new(Shard {
+        router: Router::new(setup.shard, setup.shards, setup.realms),
+        mesh: Mesh::new(setup.doors),
+        counters: Counters::default(),
+        outbox_budget: setup.outbox_budget,
+    }));
+    let tcfgs: Vec<Rc<TransportConfig>> = setup.tcfgs.into_iter().map(Rc::new).collect();
+    let hello_timeout = setup.hello_timeout;
+    let mut acceptors = Vec::new();
+    for (index, fd) in setup.listeners.into_iter().enumerate() {
+        let (Some(fd), Some(tcfg)) = (fd, tcfgs.get(index).cloned()) else { continue };
+        // SAFETY: `fd` is a bound, listening TCP socket that this shard now owns.
+        let listener = unsafe { TcpListener::from_raw_fd(fd.into_raw_fd()) };
+        let shard = shard.clone();
+        acceptors.push(glommio::spawn_local(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone(), hello_timeout);
+                        glommio::spawn_local(task).detach();
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    let _ = setup.ready.send(Ok(()));
+    drop(setup.ready);
+
+    inbox_loop(&setup.inbox, &shard, &tcfgs, hello_timeout).await;
+
+    for a in acceptors {
+        a.cancel().await;
+    }
+    shard.borrow_mut().router.shutdown();
+    let deadline = Instant::now() + setup.shutdown_timeout;
+    loop {
+        {
+            let mut s = shard.borrow_mut();
+            let s = &mut *s;
+            while let Some(msg) = setup.inbox.try_recv() {
+                s.router.on_shard_msg(msg, &mut s.mesh);
+            }
+            s.mesh.flush();
+            if s.router.connections() == 0 || Instant::now() >= deadline {
+                break;
+            }
+        }
+        glommio::timer::sleep(SHUTDOWN_POLL).await;
+    }
+}
+
+/// Takes cross-shard messages until a shutdown arrives.
+async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>], hello_timeout: Duration) {
+    loop {
+        let spilling = shard.borrow().mesh.spilled() > 0;
+        let first = if spilling {
+            let retry = async {
+                glommio::timer::sleep(SPILL_RETRY).await;
+                None
+            };
+            futures_lite::future::or(inbox.recv(), retry).await
+        } else {
+            inbox.recv().await
+        };
+        let mut next = first;
+        let mut taken = 0;
+        {
+            let mut s = shard.borrow_mut();
+            let s = &mut *s;
+            while let Some(msg) = next.take() {
+                match msg {
+                    ShardMsg::Shutdown => {
+                        s.mesh.flush();
+                        return;
+                    }
+                    ShardMsg::Adopt { fd, listener } => adopt(fd, listener, shard, tcfgs, hello_timeout),
+                    other => s.router.on_shard_msg(other, &mut s.mesh),
+                }
+                taken += 1;
+                if taken < INBOX_BATCH {
+                    next = inbox.try_recv();
+                }
+            }
+            s.mesh.flush();
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+fn adopt(fd: OwnedFd, listener: usize, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>], hello_timeout: Duration) {
+    // SAFETY: `fd` is a connected Unix stream socket that the acceptor thread gave up; this shard
+    // is its only owner from here on.
+    let stream = unsafe { UnixStream::from_raw_fd(fd.into_raw_fd()) };
+    match tcfgs.get(listener) {
+        Some(tcfg) => {
+            let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone(), hello_timeout);
+            glommio::spawn_local(task).detach();
+        }
+        None => tracing::warn!(listener, "handed a connection for an unknown listener"),
+    }
+}
