@@ -466,3 +466,292 @@ pub(super) fn encode_values(values: &[Value], out: &mut Vec<u8>) -> Result<(), E
         values.iter().try_for_each(|v| write_value(e, v, 0))
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::codec::tests::{assert_truncations_fail, dec, id};
+    use crate::wamp::message::{Published, Subscribe};
+
+    const C: Serializer = Serializer::Cbor;
+
+    /// `[48, 7814135, {}, "com.myapp.myprocedure1", ["Hello, world!"]]` from the WAMP test
+    /// vectors.
+    const CALL: &[u8] =
+        b"\x85\x18\x30\x1a\x00\x77\x3b\xf7\xa0\x76com.myapp.myprocedure1\x81\x6dHello, world!";
+
+    #[test]
+    fn test_vector_call_decodes_with_a_raw_payload() {
+        let Message::Call(call) = dec(C, CALL).unwrap() else {
+            panic!()
+        };
+        assert_eq!(call.request, id(7814135));
+        let Payload::Raw(raw) = &call.payload else {
+            panic!()
+        };
+        assert_eq!((raw.serializer, raw.count), (C, 1));
+        assert_eq!(&raw.bytes[..], b"\x81\x6dHello, world!");
+    }
+
+    #[test]
+    fn indefinite_lengths_are_accepted_and_the_final_break_is_not_payload() {
+        // [_ 16, 1, {_ "a": "x"}, (_ "t", "o"), [_ 1], {}] with indefinite list, map and text.
+        let frame = b"\x9f\x10\x01\xbf\x61a\x61x\xff\x7f\x61t\x61o\xff\x9f\x01\xff\xa0\xff";
+        let Message::Publish(p) = dec(C, frame).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.topic, "to");
+        assert_eq!(p.options, Dict::new().with("a", "x"));
+        let Payload::Raw(raw) = &p.payload else {
+            panic!()
+        };
+        assert_eq!(&raw.bytes[..], b"\x9f\x01\xff\xa0");
+        assert_eq!(raw.count, 2);
+        assert_eq!(
+            p.payload.to_values().unwrap(),
+            (vec![Value::UInt(1)], Some(Dict::new()))
+        );
+        assert_truncations_fail(C, frame);
+        let empty_tail = b"\x9f\x18\x20\x01\xa0\x61t\xff";
+        assert!(dec(C, empty_tail).is_ok());
+    }
+
+    #[test]
+    fn indefinite_byte_strings_are_joined() {
+        let values = decode_values(b"\x5f\x41\x01\x42\x02\x03\xff", 1).unwrap();
+        assert_eq!(values, vec![Value::Bytes(vec![1, 2, 3])]);
+    }
+
+    #[test]
+    fn tags_are_skipped_and_the_value_kept() {
+        let frame = b"\xd9\xd9\xf7\x83\x11\xc1\x01\xc2\xc3\x02";
+        let expected = Message::Published(Published {
+            request: id(1),
+            publication: id(2),
+        });
+        assert_eq!(dec(C, frame), Ok(expected));
+        let values = decode_values(b"\xc2\x42\x01\x00", 1).unwrap();
+        assert_eq!(values, vec![Value::Bytes(vec![1, 0])]);
+        let mut chain = vec![0xc1; 10_000];
+        chain.push(0x05);
+        assert_eq!(decode_values(&chain, 1).unwrap(), vec![Value::UInt(5)]);
+    }
+
+    #[test]
+    fn simple_values_floats_and_integer_range() {
+        let values = decode_values(b"\xf7\xf6\xf5\xf9\x3e\x00\xf9\x7c\x00\xfa\x3f\xc0\x00\x00\x3b\x7f\xff\xff\xff\xff\xff\xff\xff\x1b\xff\xff\xff\xff\xff\xff\xff\xff", 8).unwrap();
+        assert_eq!(
+            values,
+            vec![
+                Value::Null,
+                Value::Null,
+                Value::Bool(true),
+                Value::Float(1.5),
+                Value::Float(f64::INFINITY),
+                Value::Float(1.5),
+                Value::Int(i64::MIN),
+                Value::UInt(u64::MAX),
+            ]
+        );
+        assert_eq!(
+            decode_values(b"\xf9\x00\x01", 1).unwrap(),
+            vec![Value::Float(2f64.powi(-24))]
+        );
+        let Value::Float(nan) = decode_values(b"\xf9\x7e\x00", 1).unwrap()[0] else {
+            panic!()
+        };
+        assert!(nan.is_nan());
+        for bad in [
+            &b"\x3b\x80\x00\x00\x00\x00\x00\x00\x00"[..],
+            b"\xe0",
+            b"\xf8\x20",
+            b"\xff",
+            b"\x1c",
+        ] {
+            assert!(decode_values(bad, 1).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn truncated_frames_are_rejected() {
+        assert_truncations_fail(C, CALL);
+        assert_truncations_fail(
+            C,
+            b"\x86\x10\x01\xa1\x61k\x41\x00\x61t\x82\x01\xfb\x3f\xf8\0\0\0\0\0\0\xa1\x61b\x80",
+        );
+    }
+
+    #[test]
+    fn non_list_or_empty_top_level_is_not_a_list() {
+        for frame in [
+            &b"\x80"[..],
+            b"\x9f\xff",
+            b"\xa0",
+            b"\x05",
+            b"\x61x",
+            b"\xc1\x80",
+        ] {
+            assert_eq!(dec(C, frame), Err(DecodeError::NotAList), "{frame:?}");
+        }
+        assert!(matches!(dec(C, b""), Err(DecodeError::Syntax(C, _))));
+    }
+
+    #[test]
+    fn huge_claimed_lengths_fail_without_allocating() {
+        let frames: [&[u8]; 6] = [
+            b"\x9b\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+            b"\x85\x10\x01\xa0\x61t\x9b\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\x85\x10\x01\xa0\x61t\x81\x7b\xff\xff\xff\xff\xff\xff\xff\xffabc",
+            b"\x85\x10\x01\xa0\x61t\x81\x5b\xff\xff\xff\xff\xff\xff\xff\xffabc",
+            b"\x86\x10\x01\xa0\x61t\x80\xbb\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\x84\x18\x20\x01\xbb\x00\x00\x00\x00\xff\xff\xff\xff",
+        ];
+        for frame in frames {
+            assert!(
+                matches!(dec(C, frame), Err(DecodeError::Syntax(C, _))),
+                "{frame:?}"
+            );
+        }
+        assert!(decode_values(b"\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 1).is_err());
+        assert!(decode_values(b"\x5b\xff\xff\xff\xff\xff\xff\xff\xff", 1).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_too_deep() {
+        for open in [0x81u8, 0x9f] {
+            let mut frame = b"\x85\x10\x01\xa0\x61t".to_vec();
+            frame.extend(std::iter::repeat_n(open, 10_000));
+            assert_eq!(dec(C, &frame), Err(DecodeError::TooDeep));
+            assert_eq!(decode_values(&frame[6..], 1), Err(DecodeError::TooDeep));
+        }
+        let mut opts = b"\x84\x18\x20\x01".to_vec();
+        opts.extend(std::iter::repeat_n([0xa1, 0x61, b'a'], 10_000).flatten());
+        assert_eq!(dec(C, &opts), Err(DecodeError::TooDeep));
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_accepted() {
+        let frame = |depth: usize| {
+            let mut f = b"\x85\x10\x01\xa0\x61t".to_vec();
+            f.extend(std::iter::repeat_n(0x81, depth - 1));
+            f.push(0x80);
+            f
+        };
+        assert!(dec(C, &frame(MAX_NESTING)).is_ok());
+        assert_eq!(dec(C, &frame(MAX_NESTING + 1)), Err(DecodeError::TooDeep));
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut frame = CALL.to_vec();
+        frame.push(0xf6);
+        assert!(matches!(dec(C, &frame), Err(DecodeError::Syntax(C, _))));
+        assert!(matches!(
+            dec(C, b"\x9f\x11\x01\x02\xff\x00"),
+            Err(DecodeError::Syntax(C, _))
+        ));
+        assert!(matches!(
+            dec(C, b"\x9f\x11\x01\x02"),
+            Err(DecodeError::Syntax(C, _))
+        ));
+        assert!(decode_values(b"\x80\x80", 1).is_err());
+    }
+
+    #[test]
+    fn ids_must_be_integers_up_to_two_pow_53() {
+        let published = |request: &[u8]| [&b"\x83\x11"[..], request, b"\x01"].concat();
+        let ok = Message::Published(Published {
+            request: id(1 << 53),
+            publication: id(1),
+        });
+        assert_eq!(
+            dec(C, &published(b"\x1b\x00\x20\x00\x00\x00\x00\x00\x00")),
+            Ok(ok)
+        );
+        for bad in [
+            &b"\x1b\x00\x20\x00\x00\x00\x00\x00\x01"[..],
+            b"\x20",
+            b"\xf9\x3c\x00",
+            b"\x61\x31",
+            b"\xf6",
+        ] {
+            assert!(
+                matches!(dec(C, &published(bad)), Err(DecodeError::Field { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_field_types_unknown_types_and_extra_elements_are_rejected() {
+        let field = |message, field| Err(DecodeError::Field { message, field });
+        assert_eq!(dec(C, b"\x83\x01\x05\xa0"), field("HELLO", "Realm"));
+        assert_eq!(dec(C, b"\x83\x01\x61r\x80"), field("HELLO", "Details"));
+        assert_eq!(dec(C, b"\x9f\x01\x61r\xff"), field("HELLO", "Details"));
+        assert_eq!(dec(C, b"\x82\x61x\x01"), field("message", "MessageType"));
+        assert_eq!(dec(C, b"\x82\x07\x01"), Err(DecodeError::UnknownType(7)));
+        assert_eq!(
+            dec(C, b"\x85\x18\x20\x01\xa0\x61t\x80"),
+            Err(DecodeError::TooLong("SUBSCRIBE"))
+        );
+        assert_eq!(
+            dec(C, b"\x9f\x18\x20\x01\xa0\x61t\x61x\xff"),
+            Err(DecodeError::TooLong("SUBSCRIBE"))
+        );
+        assert_eq!(
+            dec(C, b"\x87\x10\x01\xa0\x61t\x80\xa0\x80"),
+            Err(DecodeError::TooLong("PUBLISH"))
+        );
+        assert_eq!(
+            dec(C, b"\x9f\x10\x01\xa0\x61t\x80\xa0\x80\xff"),
+            Err(DecodeError::TooLong("PUBLISH"))
+        );
+        assert_eq!(
+            dec(C, b"\x85\x10\x01\xa0\x61t\xa0"),
+            Err(DecodeError::PayloadShape)
+        );
+        assert_eq!(
+            dec(C, b"\x85\x10\x01\xa0\x61t\x40"),
+            Err(DecodeError::PayloadShape)
+        );
+        assert_eq!(
+            dec(C, b"\x86\x10\x01\xa0\x61t\x80\x80"),
+            Err(DecodeError::PayloadShape)
+        );
+    }
+
+    #[test]
+    fn non_text_map_keys_and_bad_utf8_are_rejected() {
+        assert!(matches!(
+            dec(C, b"\x84\x18\x20\x01\xa1\x01\x02\x61t"),
+            Err(DecodeError::Syntax(C, _))
+        ));
+        assert!(matches!(
+            dec(C, b"\x86\x10\x01\xa0\x61t\x80\xa1\x41k\x02"),
+            Err(DecodeError::Syntax(C, _))
+        ));
+        assert!(dec(C, b"\x83\x01\x62\xc3\x28\xa0").is_err());
+        assert!(decode_values(b"\x81\x62\xc3\x28", 1).is_err());
+    }
+
+    #[test]
+    fn encoding_is_definite_and_round_trips_head_fields() {
+        let msg = Message::Subscribe(Subscribe {
+            request: id(1),
+            options: Dict::new().with("match", "prefix"),
+            topic: "a".into(),
+        });
+        let mut out = Vec::new();
+        encode(&msg, &mut out).unwrap();
+        assert_eq!(out, b"\x84\x18\x20\x01\xa1\x65match\x66prefix\x61a");
+        assert_eq!(decode(Bytes::from(out)).unwrap(), msg);
+        let mut values = Vec::new();
+        encode_values(
+            &[Value::Int(-1), Value::UInt(24), Value::Float(0.5)],
+            &mut values,
+        )
+        .unwrap();
+        assert_eq!(values, b"\x20\x18\x18\xfb\x3f\xe0\x00\x00\x00\x00\x00\x00");
+    }
+}

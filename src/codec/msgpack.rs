@@ -511,3 +511,256 @@ pub(super) fn encode_values(values: &[Value], out: &mut Vec<u8>) -> Result<(), E
         values.iter().try_for_each(|v| write_value(buf, v, 0))
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::codec::tests::{assert_truncations_fail, dec, id};
+    use crate::wamp::message::Published;
+
+    const M: Serializer = Serializer::MsgPack;
+
+    /// `[48, 7814135, {}, "com.myapp.myprocedure1", ["Hello, world!"]]` from the WAMP test
+    /// vectors.
+    const CALL: &[u8] =
+        b"\x95\x30\xce\x00\x77\x3b\xf7\x80\xb6com.myapp.myprocedure1\x91\xadHello, world!";
+
+    #[test]
+    fn test_vector_call_decodes_with_a_raw_payload() {
+        let Message::Call(call) = dec(M, CALL).unwrap() else {
+            panic!()
+        };
+        assert_eq!(call.request, id(7814135));
+        assert_eq!(call.procedure, "com.myapp.myprocedure1");
+        let Payload::Raw(raw) = &call.payload else {
+            panic!()
+        };
+        assert_eq!((raw.serializer, raw.count), (M, 1));
+        assert_eq!(&raw.bytes[..], b"\x91\xadHello, world!");
+    }
+
+    #[test]
+    fn truncated_frames_are_rejected() {
+        assert_truncations_fail(M, CALL);
+        assert_truncations_fail(
+            M,
+            b"\x96\x10\x01\x81\xa1k\xc4\x01\x00\xa1t\x92\x01\xcb\x3f\xf8\0\0\0\0\0\0\x81\xa1b\x90",
+        );
+    }
+
+    #[test]
+    fn non_list_or_empty_top_level_is_not_a_list() {
+        for frame in [&b"\x90"[..], b"\xdc\x00\x00", b"\x80", b"\x05", b"\xa1x"] {
+            assert_eq!(dec(M, frame), Err(DecodeError::NotAList), "{frame:?}");
+        }
+        assert!(matches!(dec(M, b""), Err(DecodeError::Syntax(M, _))));
+    }
+
+    #[test]
+    fn huge_claimed_lengths_fail_without_allocating() {
+        let frames: [&[u8]; 6] = [
+            b"\xdd\xff\xff\xff\xff\x01",
+            b"\x95\x10\x01\x80\xa1t\xdd\xff\xff\xff\xff",
+            b"\x95\x10\x01\x80\xa1t\x91\xdb\xff\xff\xff\xffabc",
+            b"\x95\x10\x01\x80\xa1t\x91\xc6\xff\xff\xff\xffabc",
+            b"\x96\x10\x01\x80\xa1t\x90\xdf\xff\xff\xff\xff",
+            b"\x94\x20\x01\xdf\xff\xff\xff\xff",
+        ];
+        for frame in frames {
+            assert!(
+                matches!(dec(M, frame), Err(DecodeError::Syntax(M, _))),
+                "{frame:?}"
+            );
+        }
+        assert!(decode_values(b"\xdd\xff\xff\xff\xff", 1).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_too_deep() {
+        let mut frame = b"\x95\x10\x01\x80\xa1t".to_vec();
+        frame.extend(std::iter::repeat_n(0x91, 10_000));
+        frame.push(0xc0);
+        assert_eq!(dec(M, &frame), Err(DecodeError::TooDeep));
+        let mut opts = b"\x94\x20\x01".to_vec();
+        opts.extend(std::iter::repeat_n([0x81, 0xa1, b'a'], 10_000).flatten());
+        opts.extend_from_slice(b"\xc0\xa1t");
+        assert_eq!(dec(M, &opts), Err(DecodeError::TooDeep));
+        assert_eq!(decode_values(&frame[6..], 1), Err(DecodeError::TooDeep));
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_accepted() {
+        let frame = |depth: usize| {
+            let mut f = b"\x95\x10\x01\x80\xa1t".to_vec();
+            f.extend(std::iter::repeat_n(0x91, depth - 1));
+            f.push(0x90);
+            f
+        };
+        assert!(dec(M, &frame(MAX_NESTING)).is_ok());
+        assert_eq!(dec(M, &frame(MAX_NESTING + 1)), Err(DecodeError::TooDeep));
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut frame = CALL.to_vec();
+        frame.push(0xc0);
+        assert!(matches!(dec(M, &frame), Err(DecodeError::Syntax(M, _))));
+        assert!(matches!(
+            dec(M, b"\x93\x11\x01\x02\x00"),
+            Err(DecodeError::Syntax(M, _))
+        ));
+        assert!(decode_values(b"\x90\x90", 1).is_err());
+    }
+
+    #[test]
+    fn ids_must_be_integers_up_to_two_pow_53() {
+        let published = |request: &[u8]| [&b"\x93\x11"[..], request, b"\x01"].concat();
+        let ok = Message::Published(Published {
+            request: id(1 << 53),
+            publication: id(1),
+        });
+        assert_eq!(
+            dec(M, &published(b"\xcf\x00\x20\x00\x00\x00\x00\x00\x00")),
+            Ok(ok)
+        );
+        assert_eq!(
+            dec(M, &published(b"\xd0\x05")).unwrap(),
+            dec(M, b"\x93\x11\x05\x01").unwrap()
+        );
+        for bad in [
+            &b"\xcf\x00\x20\x00\x00\x00\x00\x00\x01"[..],
+            b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\xff",
+            b"\xd0\xfb",
+            b"\xca\x3f\x80\x00\x00",
+            b"\xa11",
+            b"\xc0",
+        ] {
+            assert!(
+                matches!(dec(M, &published(bad)), Err(DecodeError::Field { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_field_types_unknown_types_and_extra_elements_are_rejected() {
+        let field = |message, field| Err(DecodeError::Field { message, field });
+        assert_eq!(dec(M, b"\x93\x01\x05\x80"), field("HELLO", "Realm"));
+        assert_eq!(dec(M, b"\x93\x01\xa1r\x90"), field("HELLO", "Details"));
+        assert_eq!(dec(M, b"\x92\x01\xa1r"), field("HELLO", "Details"));
+        assert_eq!(dec(M, b"\x92\xa1x\x01"), field("message", "MessageType"));
+        assert_eq!(dec(M, b"\x92\x07\x01"), Err(DecodeError::UnknownType(7)));
+        assert_eq!(
+            dec(M, b"\x95\x20\x01\x80\xa1t\x90"),
+            Err(DecodeError::TooLong("SUBSCRIBE"))
+        );
+        assert_eq!(
+            dec(M, b"\x97\x10\x01\x80\xa1t\x90\x80\x90"),
+            Err(DecodeError::TooLong("PUBLISH"))
+        );
+        assert_eq!(
+            dec(M, b"\x95\x10\x01\x80\xa1t\x80"),
+            Err(DecodeError::PayloadShape)
+        );
+        assert_eq!(
+            dec(M, b"\x95\x10\x01\x80\xa1t\xc4\x00"),
+            Err(DecodeError::PayloadShape)
+        );
+        assert_eq!(
+            dec(M, b"\x96\x10\x01\x80\xa1t\x90\x90"),
+            Err(DecodeError::PayloadShape)
+        );
+    }
+
+    #[test]
+    fn non_string_map_keys_are_rejected() {
+        assert!(matches!(
+            dec(M, b"\x94\x20\x01\x81\x01\x02\xa1t"),
+            Err(DecodeError::Syntax(M, _))
+        ));
+        assert!(matches!(
+            dec(M, b"\x96\x10\x01\x80\xa1t\x90\x81\xc4\x01k\x02"),
+            Err(DecodeError::Syntax(M, _))
+        ));
+        assert!(decode_values(b"\x81\x01\x02", 1).is_err());
+    }
+
+    #[test]
+    fn ext_types_reserved_marker_and_bad_utf8_are_rejected() {
+        for value in [
+            &b"\xd4\x01\x00"[..],
+            b"\xc7\x01\x05\x00",
+            b"\xc1",
+            b"\xa2\xc3\x28",
+            b"\xd9\x01\xff",
+        ] {
+            assert!(decode_values(value, 1).is_err(), "{value:?}");
+            let frame = [&b"\x95\x10\x01\x80\xa1t\x91"[..], value].concat();
+            assert!(
+                matches!(dec(M, &frame), Err(DecodeError::Syntax(M, _))),
+                "{value:?}"
+            );
+        }
+        assert!(dec(M, b"\x93\x01\xa2\xc3\x28\x80").is_err());
+    }
+
+    #[test]
+    fn str_and_bin_stay_distinct_and_all_number_markers_are_read() {
+        let bytes = b"\xa2hi\xc4\x02hi\xca\x3f\xc0\x00\x00\xcb\x40\x09\x21\xfb\x54\x44\x2d\x18\xd1\xff\x00\xd3\xff\xff\xff\xff\xff\xff\xff\xff\xd2\x00\x00\x00\x07\xe0\xcc\xff\xc3";
+        let values = decode_values(bytes, 10).unwrap();
+        assert_eq!(
+            values,
+            vec![
+                Value::from("hi"),
+                Value::Bytes(b"hi".to_vec()),
+                Value::Float(1.5),
+                Value::Float(std::f64::consts::PI),
+                Value::Int(-256),
+                Value::Int(-1),
+                Value::UInt(7),
+                Value::Int(-32),
+                Value::UInt(255),
+                Value::Bool(true),
+            ]
+        );
+        assert!(decode_values(bytes, 11).is_err());
+    }
+
+    #[test]
+    fn encoding_uses_compact_markers() {
+        let mut out = Vec::new();
+        let values = [
+            Value::UInt(5),
+            Value::Int(-5),
+            Value::UInt(1 << 53),
+            Value::Bytes(vec![7]),
+            Value::from("é"),
+            Value::Null,
+        ];
+        encode_values(&values, &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"\x05\xfb\xcf\x00\x20\x00\x00\x00\x00\x00\x00\xc4\x01\x07\xa2\xc3\xa9\xc0"
+        );
+        assert_eq!(decode_values(&out, 6).unwrap(), values);
+    }
+
+    #[test]
+    fn raw_payload_count_goes_into_the_array_header() {
+        let raw = RawPayload {
+            serializer: M,
+            count: 2,
+            bytes: Bytes::from_static(b"\x90\x80"),
+        };
+        let msg = Message::Result(crate::wamp::message::CallResult {
+            request: id(3),
+            details: Dict::new(),
+            payload: Payload::Raw(raw),
+        });
+        let mut out = Vec::new();
+        encode(&msg, &mut out).unwrap();
+        assert_eq!(out, b"\x95\x32\x03\x80\x90\x80");
+    }
+}
