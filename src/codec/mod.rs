@@ -9,8 +9,12 @@
 //! serializer copies those bytes; into another serializer it transcodes them.
 
 mod cbor;
+mod head;
 mod json;
+mod json_value;
 mod msgpack;
+#[cfg(test)]
+mod tests;
 
 use bytes::Bytes;
 
