@@ -84,10 +84,7 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key: key.into(), reason: reason.into() }
 }
 
 /// The whole configuration.
@@ -118,12 +115,7 @@ pub struct RouterConfig {
 
 impl Default for RouterConfig {
     fn default() -> Self {
-        RouterConfig {
-            shards: None,
-            cpus: None,
-            pin: true,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-        }
+        RouterConfig { shards: None, cpus: None, pin: true, shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT }
     }
 }
 
@@ -169,10 +161,7 @@ pub struct ListenerConfig {
 impl Default for ListenerConfig {
     fn default() -> Self {
         ListenerConfig {
-            endpoint: Endpoint::Tcp {
-                address: DEFAULT_ADDRESS,
-                port: DEFAULT_PORT,
-            },
+            endpoint: Endpoint::Tcp { address: DEFAULT_ADDRESS, port: DEFAULT_PORT },
             transports: Transports::default(),
             serializers: Serializer::ALL.to_vec(),
             shards: None,
@@ -208,10 +197,7 @@ pub struct Transports {
 
 impl Default for Transports {
     fn default() -> Self {
-        Transports {
-            websocket: true,
-            rawsocket: true,
-        }
+        Transports { websocket: true, rawsocket: true }
     }
 }
 
@@ -226,10 +212,7 @@ pub struct RealmConfig {
 
 impl Default for RealmConfig {
     fn default() -> Self {
-        RealmConfig {
-            name: DEFAULT_REALM.to_string(),
-            uri_check: UriCheck::default(),
-        }
+        RealmConfig { name: DEFAULT_REALM.to_string(), uri_check: UriCheck::default() }
     }
 }
 
@@ -254,14 +237,10 @@ impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         Config::from_toml_str(&text).map_err(|err| match err {
-            ConfigError::Parse(message) => {
-                ConfigError::Parse(format!("{}: {message}", path.display()))
-            }
+            ConfigError::Parse(message) => ConfigError::Parse(format!("{}: {message}", path.display())),
             other => other,
         })
     }
@@ -272,8 +251,8 @@ impl Config {
     }
 
     fn from_toml_str_for(s: &str, online_cpus: usize) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(s)
-            .map_err(|err| ConfigError::Parse(err.to_string().trim_end().to_string()))?;
+        let raw: RawConfig =
+            toml::from_str(s).map_err(|err| ConfigError::Parse(err.to_string().trim_end().to_string()))?;
         let config = raw.into_config()?;
         config.validate(online_cpus)?;
         Ok(config)
@@ -286,10 +265,7 @@ impl Config {
     pub fn resolve_shards(&self, online_cpus: usize) -> (usize, Option<Vec<usize>>) {
         let online_cpus = online_cpus.max(1);
         let router = &self.router;
-        let shards = router
-            .shards
-            .or(router.cpus.as_ref().map(Vec::len))
-            .unwrap_or(online_cpus);
+        let shards = router.shards.or(router.cpus.as_ref().map(Vec::len)).unwrap_or(online_cpus);
         if !router.pin {
             return (shards, None);
         }
@@ -315,10 +291,7 @@ impl Config {
             listener.validate(&format!("listener[{at}]"), shards)?;
             let shared_port = matches!(listener.endpoint, Endpoint::Tcp { port: 0, .. });
             if !shared_port && !endpoints.insert(&listener.endpoint) {
-                return Err(invalid(
-                    format!("listener[{at}]"),
-                    "the same address as an earlier listener",
-                ));
+                return Err(invalid(format!("listener[{at}]"), "the same address as an earlier listener"));
             }
         }
         validate_realms(&self.realms)
@@ -333,10 +306,7 @@ impl Config {
             return Ok(());
         };
         if !router.pin {
-            return Err(invalid(
-                "router.cpus",
-                "set while `router.pin = false`; remove one of them",
-            ));
+            return Err(invalid("router.cpus", "set while `router.pin = false`; remove one of them"));
         }
         if cpus.is_empty() {
             return Err(invalid("router.cpus", "must list at least one CPU"));
@@ -345,10 +315,7 @@ impl Config {
             if cpus.len() < shards {
                 return Err(invalid(
                     "router.cpus",
-                    format!(
-                        "lists {} CPUs for {shards} shards; it needs one per shard",
-                        cpus.len()
-                    ),
+                    format!("lists {} CPUs for {shards} shards; it needs one per shard", cpus.len()),
                 ));
             }
         }
@@ -403,46 +370,28 @@ impl ListenerConfig {
             }
         }
         if !self.transports.websocket && !self.transports.rawsocket {
-            return Err(invalid(
-                format!("{key}.transports"),
-                "must list at least one transport",
-            ));
+            return Err(invalid(format!("{key}.transports"), "must list at least one transport"));
         }
         if self.serializers.is_empty() {
-            return Err(invalid(
-                format!("{key}.serializers"),
-                "must list at least one serializer",
-            ));
+            return Err(invalid(format!("{key}.serializers"), "must list at least one serializer"));
         }
         if let Some(serializer) = first_duplicate(&self.serializers) {
-            return Err(invalid(
-                format!("{key}.serializers"),
-                format!("`{serializer}` is listed twice"),
-            ));
+            return Err(invalid(format!("{key}.serializers"), format!("`{serializer}` is listed twice")));
         }
         let Some(listed) = &self.shards else {
             return Ok(());
         };
         if listed.is_empty() {
-            return Err(invalid(
-                format!("{key}.shards"),
-                "must list at least one shard",
-            ));
+            return Err(invalid(format!("{key}.shards"), "must list at least one shard"));
         }
         if let Some(&shard) = listed.iter().find(|&&shard| shard >= shards) {
             return Err(invalid(
                 format!("{key}.shards"),
-                format!(
-                    "shard {shard} does not exist; there are {shards} shards (0 ..= {})",
-                    shards - 1
-                ),
+                format!("shard {shard} does not exist; there are {shards} shards (0 ..= {})", shards - 1),
             ));
         }
         if let Some(shard) = first_duplicate(listed) {
-            return Err(invalid(
-                format!("{key}.shards"),
-                format!("shard {shard} is listed twice"),
-            ));
+            return Err(invalid(format!("{key}.shards"), format!("shard {shard} is listed twice")));
         }
         Ok(())
     }
@@ -466,10 +415,7 @@ fn validate_realms(realms: &[RealmConfig]) -> Result<(), ConfigError> {
             ));
         }
         if !names.insert(realm.name.as_str()) {
-            return Err(invalid(
-                key,
-                format!("realm `{}` is configured twice", realm.name),
-            ));
+            return Err(invalid(key, format!("realm `{}` is configured twice", realm.name)));
         }
     }
     Ok(())
@@ -544,10 +490,7 @@ impl RawConfig {
             defaults.realms
         } else {
             (self.realm.into_iter())
-                .map(|raw| RealmConfig {
-                    name: raw.name,
-                    uri_check: raw.uri_check.unwrap_or_default(),
-                })
+                .map(|raw| RealmConfig { name: raw.name, uri_check: raw.uri_check.unwrap_or_default() })
                 .collect()
         };
         Ok(Config {
@@ -565,9 +508,7 @@ impl RawRouter {
             shards: self.shards,
             cpus: self.cpus,
             pin: self.pin.unwrap_or(defaults.pin),
-            shutdown_timeout: self
-                .shutdown_timeout_ms
-                .map_or(defaults.shutdown_timeout, Duration::from_millis),
+            shutdown_timeout: self.shutdown_timeout_ms.map_or(defaults.shutdown_timeout, Duration::from_millis),
         }
     }
 }
@@ -576,13 +517,9 @@ impl RawLimits {
     fn into_limits(self, defaults: Limits) -> Limits {
         Limits {
             max_message_size: self.max_message_size.unwrap_or(defaults.max_message_size),
-            handshake_timeout: self
-                .handshake_timeout_ms
-                .map_or(defaults.handshake_timeout, Duration::from_millis),
+            handshake_timeout: self.handshake_timeout_ms.map_or(defaults.handshake_timeout, Duration::from_millis),
             outbox_max_bytes: self.outbox_max_bytes.unwrap_or(defaults.outbox_max_bytes),
-            shard_inbox_capacity: self
-                .shard_inbox_capacity
-                .unwrap_or(defaults.shard_inbox_capacity),
+            shard_inbox_capacity: self.shard_inbox_capacity.unwrap_or(defaults.shard_inbox_capacity),
         }
     }
 }
@@ -591,34 +528,27 @@ impl RawListener {
     fn into_listener(self, key: &str) -> Result<ListenerConfig, ConfigError> {
         let defaults = ListenerConfig::default();
         let endpoint = match (self.port, self.unix) {
-            (Some(_), Some(_)) => return Err(invalid(
-                key,
-                "has both `port` (TCP) and `unix` (Unix socket); a listener is one or the other",
-            )),
-            (None, None) => {
+            (Some(_), Some(_)) => {
                 return Err(invalid(
                     key,
-                    "needs either `port` (TCP) or `unix` (Unix socket)",
-                ));
+                    "has both `port` (TCP) and `unix` (Unix socket); a listener is one or the other",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid(key, "needs either `port` (TCP) or `unix` (Unix socket)"));
             }
             (None, Some(path)) => {
                 if self.address.is_some() {
-                    return Err(invalid(
-                        format!("{key}.address"),
-                        "a Unix socket listener has no address",
-                    ));
+                    return Err(invalid(format!("{key}.address"), "a Unix socket listener has no address"));
                 }
                 Endpoint::Unix { path }
             }
             (Some(port), None) => {
                 let address = match self.address {
                     None => DEFAULT_ADDRESS,
-                    Some(text) => text.parse().map_err(|_| {
-                        invalid(
-                            format!("{key}.address"),
-                            format!("`{text}` is not an IP address"),
-                        )
-                    })?,
+                    Some(text) => text
+                        .parse()
+                        .map_err(|_| invalid(format!("{key}.address"), format!("`{text}` is not an IP address")))?,
                 };
                 Endpoint::Tcp { address, port }
             }
@@ -640,29 +570,18 @@ impl RawListener {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        Ok(ListenerConfig {
-            endpoint,
-            transports,
-            serializers,
-            shards: self.shards,
-        })
+        Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards })
     }
 }
 
 fn parse_transports(names: &[String], key: &str) -> Result<Transports, ConfigError> {
-    let mut transports = Transports {
-        websocket: false,
-        rawsocket: false,
-    };
+    let mut transports = Transports { websocket: false, rawsocket: false };
     for name in names {
         match name.as_str() {
             "websocket" => transports.websocket = true,
             "rawsocket" => transports.rawsocket = true,
             other => {
-                return Err(invalid(
-                    key,
-                    format!("unknown transport `{other}` (expected websocket or rawsocket)"),
-                ))
+                return Err(invalid(key, format!("unknown transport `{other}` (expected websocket or rawsocket)")))
             }
         }
     }

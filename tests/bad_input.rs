@@ -50,7 +50,9 @@ fn aborted_with_protocol_violation(c: &mut Client) {
 #[test]
 fn garbage_bytes_close_the_connection() {
     for r in routers() {
-        for garbage in [&b"\x00\x01\x02garbage\r\n\r\n"[..], b"GET\x00\xff\xfe / HTTP/9\r\n\r\n", b"\x7f\x7f\x7f\x7f\x7f\x7f"] {
+        for garbage in
+            [&b"\x00\x01\x02garbage\r\n\r\n"[..], b"GET\x00\xff\xfe / HTTP/9\r\n\r\n", b"\x7f\x7f\x7f\x7f\x7f\x7f"]
+        {
             let mut s = tcp(r.port_any);
             s.write_all(garbage).unwrap();
             assert!(closed(&mut s));

@@ -47,11 +47,8 @@ const NOT_DECODABLE: &[(&str, &str, &str)] = &[
 ];
 
 /// The serializers wampyard speaks, by their names in the vectors.
-const SERIALIZERS: [(&str, Serializer); 3] = [
-    ("json", Serializer::Json),
-    ("msgpack", Serializer::MsgPack),
-    ("cbor", Serializer::Cbor),
-];
+const SERIALIZERS: [(&str, Serializer); 3] =
+    [("json", Serializer::Json), ("msgpack", Serializer::MsgPack), ("cbor", Serializer::Cbor)];
 
 fn vector_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -82,15 +79,10 @@ fn file_name(path: &Path) -> &str {
 /// The bytes of one variant: `bytes_hex`, else `bytes_base64`, else the text of `bytes`.
 fn variant_bytes(variant: &Json) -> Vec<u8> {
     if let Some(hex) = variant["bytes_hex"].as_str() {
-        return (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        return (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     }
     if let Some(b64) = variant["bytes_base64"].as_str() {
-        return base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap();
+        return base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
     }
     variant["bytes"].as_str().unwrap().as_bytes().to_vec()
 }
@@ -105,9 +97,7 @@ fn same(v: &Value, j: &Json) -> bool {
         (Value::Int(a), Json::Number(n)) => n.as_i64() == Some(*a),
         (Value::Float(a), Json::Number(n)) => n.as_f64() == Some(*a),
         (Value::Str(a), Json::String(b)) => a == b,
-        (Value::List(a), Json::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
-        }
+        (Value::List(a), Json::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
         (Value::Dict(a), Json::Object(b)) => {
             a.len() == b.len() && b.iter().all(|(k, y)| a.get(k).is_some_and(|x| same(x, y)))
         }
@@ -124,11 +114,7 @@ fn attributes(msg: &Message) -> Dict {
     let mut a = Dict::new().with("message_type", msg.code());
     let payload = |a: &mut Dict, p: &Payload| {
         let (args, kwargs) = p.to_values().unwrap();
-        let args = if *p == Payload::Empty {
-            Value::Null
-        } else {
-            Value::List(args)
-        };
+        let args = if *p == Payload::Empty { Value::Null } else { Value::List(args) };
         a.insert("args", args);
         a.insert("kwargs", kwargs.map_or(Value::Null, Value::Dict));
         a.insert("payload", Value::Null);
@@ -259,10 +245,7 @@ fn check_attributes(msg: &Message, expected: &serde_json::Map<String, Json>, wha
             "subscription" => actual.get("subscription_id"),
             "publication" => actual.get("publication_id"),
             // HELLO and WELCOME list `roles`, which travels in Details.
-            "roles" => actual
-                .get("details")
-                .and_then(|d| d.as_dict())
-                .and_then(|d| d.get("roles")),
+            "roles" => actual.get("details").and_then(|d| d.as_dict()).and_then(|d| d.get("roles")),
             k => actual.get(k),
         };
         let got = got.unwrap_or_else(|| panic!("{what}: no attribute {key} in {msg:?}"));
@@ -295,10 +278,7 @@ fn normalized(msg: &Message) -> Message {
 }
 
 fn not_decodable(file: &str, sample: &str) -> Option<&'static str> {
-    NOT_DECODABLE
-        .iter()
-        .find(|(f, s, _)| *f == file && *s == sample)
-        .map(|(_, _, why)| *why)
+    NOT_DECODABLE.iter().find(|(f, s, _)| *f == file && *s == sample).map(|(_, _, why)| *why)
 }
 
 #[test]
@@ -336,20 +316,13 @@ fn single_message_vectors_decode_match_and_round_trip() {
                     }
                 }
                 if let Some(reason) = skip_reason {
-                    assert!(
-                        decoded.is_empty(),
-                        "{what} is listed as not decodable ({reason})"
-                    );
+                    assert!(decoded.is_empty(), "{what} is listed as not decodable ({reason})");
                     continue;
                 }
                 assert!(!decoded.is_empty(), "{what}: no variant decodes");
                 for msg in &decoded {
                     check_attributes(msg, expected, &what);
-                    assert_eq!(
-                        normalized(msg),
-                        normalized(&decoded[0]),
-                        "{what}: variants differ"
-                    );
+                    assert_eq!(normalized(msg), normalized(&decoded[0]), "{what}: variants differ");
                     let again = decode(ser, encode(ser, msg).unwrap()).unwrap();
                     assert_eq!(&again, msg, "{what}: encode then decode");
                 }
@@ -370,16 +343,9 @@ fn single_message_vectors_decode_match_and_round_trip() {
             checked_samples += usize::from(skip_reason.is_none());
         }
     }
-    assert_eq!(
-        listed_seen,
-        NOT_DECODABLE.len(),
-        "an allow-list entry matches no sample"
-    );
+    assert_eq!(listed_seen, NOT_DECODABLE.len(), "an allow-list entry matches no sample");
     // The suite as copied holds 35 serialization samples; fail loudly if the files went missing.
-    assert!(
-        checked_samples >= 30,
-        "only {checked_samples} samples checked"
-    );
+    assert!(checked_samples >= 30, "only {checked_samples} samples checked");
     eprintln!(
         "{checked_samples} samples checked, {decoded_variants} variants decoded, \
          {skipped_variants} skipped"

@@ -23,9 +23,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::Message;
 use wampyard::codec::Serializer;
-use wampyard::transport::{
-    accept, Incoming, OutFrame, Socket, TransportConfig, TransportError, TransportKind,
-};
+use wampyard::transport::{accept, Incoming, OutFrame, Socket, TransportConfig, TransportError, TransportKind};
 
 /// What a greeting server sends first.
 const GREETING: &[u8] = b"[2,1,{}]";
@@ -36,19 +34,9 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the echo server saw, reported to the test thread.
 #[derive(Debug, PartialEq)]
 enum Event {
-    Accepted {
-        kind: TransportKind,
-        serializer: Serializer,
-        max_outgoing: usize,
-    },
-    AcceptFailed {
-        error: String,
-        timed_out: bool,
-    },
-    ReadFailed {
-        error: String,
-        too_large: bool,
-    },
+    Accepted { kind: TransportKind, serializer: Serializer, max_outgoing: usize },
+    AcceptFailed { error: String, timed_out: bool },
+    ReadFailed { error: String, too_large: bool },
     PeerClosed,
 }
 
@@ -90,13 +78,8 @@ impl Server {
                 let (unix_cfg, unix_events) = (cfg.clone(), events_tx.clone());
                 glommio::spawn_local(async move {
                     while let Ok(stream) = unix.accept().await {
-                        glommio::spawn_local(echo(
-                            stream.into(),
-                            unix_cfg.clone(),
-                            unix_events.clone(),
-                            greet,
-                        ))
-                        .detach();
+                        glommio::spawn_local(echo(stream.into(), unix_cfg.clone(), unix_events.clone(), greet))
+                            .detach();
                     }
                 })
                 .detach();
@@ -104,30 +87,16 @@ impl Server {
                     if stop_flag.load(Ordering::SeqCst) {
                         break;
                     }
-                    glommio::spawn_local(echo(
-                        stream.into(),
-                        cfg.clone(),
-                        events_tx.clone(),
-                        greet,
-                    ))
-                    .detach();
+                    glommio::spawn_local(echo(stream.into(), cfg.clone(), events_tx.clone(), greet)).detach();
                 }
             })
             .unwrap();
         let addr = addr_rx.recv_timeout(CLIENT_TIMEOUT).unwrap();
-        Server {
-            addr,
-            unix_path,
-            events,
-            stop,
-            handle: Some(handle),
-        }
+        Server { addr, unix_path, events, stop, handle: Some(handle) }
     }
 
     fn event(&self) -> Event {
-        self.events
-            .recv_timeout(CLIENT_TIMEOUT)
-            .expect("no event from the server")
+        self.events.recv_timeout(CLIENT_TIMEOUT).expect("no event from the server")
     }
 }
 
@@ -148,26 +117,18 @@ async fn echo(socket: Socket, cfg: Rc<TransportConfig>, events: Sender<Event>, g
         Ok(conn) => conn,
         Err(e) => {
             let timed_out = matches!(e, TransportError::Timeout(_));
-            let _ = events.send(Event::AcceptFailed {
-                error: e.to_string(),
-                timed_out,
-            });
+            let _ = events.send(Event::AcceptFailed { error: e.to_string(), timed_out });
             return;
         }
     };
-    let _ = events.send(Event::Accepted {
-        kind: conn.kind,
-        serializer: conn.serializer,
-        max_outgoing: conn.max_outgoing,
-    });
+    let _ =
+        events.send(Event::Accepted { kind: conn.kind, serializer: conn.serializer, max_outgoing: conn.max_outgoing });
     let (mut reader, mut writer) = conn.split();
     let (queue, outbox) = local_channel::new_unbounded::<OutFrame>();
     let writer_task = glommio::spawn_local(async move {
         if greet {
             glommio::timer::sleep(Duration::from_millis(50)).await;
-            let _ = writer
-                .send(&[OutFrame::Message(Bytes::from_static(GREETING))])
-                .await;
+            let _ = writer.send(&[OutFrame::Message(Bytes::from_static(GREETING))]).await;
         }
         while let Some(first) = outbox.recv().await {
             let mut batch = vec![first];
@@ -190,10 +151,7 @@ async fn echo(socket: Socket, cfg: Rc<TransportConfig>, events: Sender<Event>, g
             }
             Err(e) => {
                 let too_large = e.is_too_large();
-                let _ = events.send(Event::ReadFailed {
-                    error: e.to_string(),
-                    too_large,
-                });
+                let _ = events.send(Event::ReadFailed { error: e.to_string(), too_large });
                 break;
             }
         };
@@ -254,9 +212,7 @@ fn expect_closed<S: Read>(stream: &mut S) {
         match stream.read(&mut buf) {
             Ok(0) => return,
             Ok(_) => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {
-                return
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => return,
             Err(e) => panic!("connection not closed: {e}"),
         }
     }
@@ -271,17 +227,10 @@ fn rawsocket_echoes_messages_for_every_serializer() {
         let id = ser.rawsocket_id();
         let mut client = tcp_client(server.addr);
         // Client accepts 2^(9+2) = 2 KiB; the router announces 1 MiB (L = 11).
-        assert_eq!(
-            handshake(&mut client, [0x7F, 0x20 | id, 0, 0]),
-            [0x7F, 0xB0 | id, 0, 0]
-        );
+        assert_eq!(handshake(&mut client, [0x7F, 0x20 | id, 0, 0]), [0x7F, 0xB0 | id, 0, 0]);
         assert_eq!(
             server.event(),
-            Event::Accepted {
-                kind: TransportKind::RawSocket,
-                serializer: ser,
-                max_outgoing: 2048
-            }
+            Event::Accepted { kind: TransportKind::RawSocket, serializer: ser, max_outgoing: 2048 }
         );
         let messages: Vec<Vec<u8>> = (0..50).map(|i| vec![id; i * 7]).collect();
         let wire: Vec<u8> = messages.iter().flat_map(|m| frame(0, m)).collect();
@@ -324,49 +273,28 @@ fn rawsocket_ping_is_answered_with_pong_carrying_same_payload() {
 fn rawsocket_handshake_with_reserved_bits_gets_error_3_and_close() {
     let server = Server::start(TransportConfig::default());
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF1, 0, 1]),
-        [0x7F, 0x30, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF1, 0, 1]), [0x7F, 0x30, 0, 0]);
     expect_closed(&mut client);
-    assert!(matches!(
-        server.event(),
-        Event::AcceptFailed {
-            timed_out: false,
-            ..
-        }
-    ));
+    assert!(matches!(server.event(), Event::AcceptFailed { timed_out: false, .. }));
 }
 
 #[test]
 fn rawsocket_serializer_zero_gets_error_1_and_close() {
     let server = Server::start(TransportConfig::default());
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF0, 0, 0]),
-        [0x7F, 0x10, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF0, 0, 0]), [0x7F, 0x10, 0, 0]);
     expect_closed(&mut client);
 }
 
 #[test]
 fn rawsocket_serializer_not_allowed_by_listener_gets_error_1() {
-    let cfg = TransportConfig {
-        serializers: vec![Serializer::Cbor],
-        ..TransportConfig::default()
-    };
+    let cfg = TransportConfig { serializers: vec![Serializer::Cbor], ..TransportConfig::default() };
     let server = Server::start(cfg);
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF1, 0, 0]),
-        [0x7F, 0x10, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF1, 0, 0]), [0x7F, 0x10, 0, 0]);
     expect_closed(&mut client);
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF3, 0, 0]),
-        [0x7F, 0xB3, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF3, 0, 0]), [0x7F, 0xB3, 0, 0]);
 }
 
 #[test]
@@ -374,22 +302,13 @@ fn rawsocket_frame_over_negotiated_length_closes_connection() {
     let server = Server::start(small_config());
     let mut client = tcp_client(server.addr);
     // 1024 bytes is exactly 2^(9+1).
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF1, 0, 0]),
-        [0x7F, 0x11, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF1, 0, 0]), [0x7F, 0x11, 0, 0]);
     assert!(matches!(server.event(), Event::Accepted { .. }));
     client.write_all(&frame(0, &[b'x'; 1024])).unwrap();
     assert_eq!(read_frame(&mut client), (0, vec![b'x'; 1024]));
     client.write_all(&frame(0, &[b'x'; 1025])[..4]).unwrap();
     expect_closed(&mut client);
-    assert!(matches!(
-        server.event(),
-        Event::ReadFailed {
-            too_large: true,
-            ..
-        }
-    ));
+    assert!(matches!(server.event(), Event::ReadFailed { too_large: true, .. }));
 }
 
 #[test]
@@ -403,10 +322,7 @@ fn rawsocket_reserved_frame_type_closes_connection() {
 
 #[test]
 fn rawsocket_disabled_on_listener_closes_without_reply() {
-    let cfg = TransportConfig {
-        rawsocket: false,
-        ..TransportConfig::default()
-    };
+    let cfg = TransportConfig { rawsocket: false, ..TransportConfig::default() };
     let server = Server::start(cfg);
     let mut client = tcp_client(server.addr);
     client.write_all(&[0x7F, 0xF1, 0, 0]).unwrap();
@@ -418,21 +334,12 @@ fn unix_socket_rawsocket_echoes_messages() {
     let server = Server::start(TransportConfig::default());
     let mut client = StdUnixStream::connect(&server.unix_path).unwrap();
     client.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF3, 0, 0]),
-        [0x7F, 0xB3, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF3, 0, 0]), [0x7F, 0xB3, 0, 0]);
     assert!(matches!(
         server.event(),
-        Event::Accepted {
-            kind: TransportKind::RawSocket,
-            serializer: Serializer::Cbor,
-            ..
-        }
+        Event::Accepted { kind: TransportKind::RawSocket, serializer: Serializer::Cbor, .. }
     ));
-    client
-        .write_all(&[frame(0, b"\x82\x01\x02"), frame(1, b"p")].concat())
-        .unwrap();
+    client.write_all(&[frame(0, b"\x82\x01\x02"), frame(1, b"p")].concat()).unwrap();
     assert_eq!(read_frame(&mut client), (0, b"\x82\x01\x02".to_vec()));
     assert_eq!(read_frame(&mut client), (2, b"p".to_vec()));
 }
@@ -455,10 +362,7 @@ fn garbage_first_bytes_close_connection_and_server_keeps_serving() {
         assert!(matches!(server.event(), Event::AcceptFailed { .. }));
     }
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF1, 0, 0]),
-        [0x7F, 0x11, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF1, 0, 0]), [0x7F, 0x11, 0, 0]);
 }
 
 #[test]
@@ -468,18 +372,9 @@ fn silent_client_is_dropped_after_handshake_timeout() {
     let start = Instant::now();
     expect_closed(&mut client);
     let waited = start.elapsed();
-    assert!(
-        waited >= Duration::from_millis(250),
-        "closed after only {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(250), "closed after only {waited:?}");
     assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
-    assert!(matches!(
-        server.event(),
-        Event::AcceptFailed {
-            timed_out: true,
-            ..
-        }
-    ));
+    assert!(matches!(server.event(), Event::AcceptFailed { timed_out: true, .. }));
 }
 
 #[test]
@@ -488,13 +383,7 @@ fn partial_handshake_is_dropped_after_handshake_timeout() {
     let mut client = tcp_client(server.addr);
     client.write_all(&[0x7F, 0xF1]).unwrap();
     expect_closed(&mut client);
-    assert!(matches!(
-        server.event(),
-        Event::AcceptFailed {
-            timed_out: true,
-            ..
-        }
-    ));
+    assert!(matches!(server.event(), Event::AcceptFailed { timed_out: true, .. }));
 }
 
 // ---- WebSocket ------------------------------------------------------------------------------
@@ -506,13 +395,9 @@ fn ws_connect(
     offer: Option<&str>,
 ) -> Result<(WsClient, tungstenite::handshake::client::Response), tungstenite::Error> {
     let stream = tcp_client(addr);
-    let mut request = format!("ws://{addr}/some/path?x=1")
-        .into_client_request()
-        .unwrap();
+    let mut request = format!("ws://{addr}/some/path?x=1").into_client_request().unwrap();
     if let Some(offer) = offer {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", offer.parse().unwrap());
+        request.headers_mut().insert("Sec-WebSocket-Protocol", offer.parse().unwrap());
     }
     tungstenite::client(request, stream).map_err(|e| match e {
         HandshakeError::Failure(e) => e,
@@ -521,10 +406,7 @@ fn ws_connect(
 }
 
 fn subprotocol(response: &tungstenite::handshake::client::Response) -> String {
-    response.headers()["Sec-WebSocket-Protocol"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+    response.headers()["Sec-WebSocket-Protocol"].to_str().unwrap().to_owned()
 }
 
 #[test]
@@ -534,21 +416,13 @@ fn websocket_json_echoes_in_text_frames() {
     assert_eq!(subprotocol(&response), "wamp.2.json");
     assert_eq!(
         server.event(),
-        Event::Accepted {
-            kind: TransportKind::WebSocket,
-            serializer: Serializer::Json,
-            max_outgoing: usize::MAX
-        }
+        Event::Accepted { kind: TransportKind::WebSocket, serializer: Serializer::Json, max_outgoing: usize::MAX }
     );
     for i in 0..20 {
-        ws.send(Message::text(format!("[1,\"realm{i}\",{{}}]")))
-            .unwrap();
+        ws.send(Message::text(format!("[1,\"realm{i}\",{{}}]"))).unwrap();
     }
     for i in 0..20 {
-        assert_eq!(
-            ws.read().unwrap(),
-            Message::text(format!("[1,\"realm{i}\",{{}}]"))
-        );
+        assert_eq!(ws.read().unwrap(), Message::text(format!("[1,\"realm{i}\",{{}}]")));
     }
     // A binary frame is accepted on input too; JSON goes back out as text.
     ws.send(Message::binary(b"[6,{},\"x\"]".to_vec())).unwrap();
@@ -558,22 +432,11 @@ fn websocket_json_echoes_in_text_frames() {
 #[test]
 fn websocket_picks_first_offered_wamp_subprotocol_and_echoes_binary() {
     let server = Server::start(TransportConfig::default());
-    let (mut ws, response) =
-        ws_connect(server.addr, Some("chat, wamp.2.msgpack, wamp.2.json")).unwrap();
+    let (mut ws, response) = ws_connect(server.addr, Some("chat, wamp.2.msgpack, wamp.2.json")).unwrap();
     assert_eq!(subprotocol(&response), "wamp.2.msgpack");
-    assert!(matches!(
-        server.event(),
-        Event::Accepted {
-            serializer: Serializer::MsgPack,
-            ..
-        }
-    ));
-    ws.send(Message::binary(vec![0x93, 0x01, 0xa1, 0x61, 0x80]))
-        .unwrap();
-    assert_eq!(
-        ws.read().unwrap(),
-        Message::binary(vec![0x93, 0x01, 0xa1, 0x61, 0x80])
-    );
+    assert!(matches!(server.event(), Event::Accepted { serializer: Serializer::MsgPack, .. }));
+    ws.send(Message::binary(vec![0x93, 0x01, 0xa1, 0x61, 0x80])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![0x93, 0x01, 0xa1, 0x61, 0x80]));
 }
 
 #[test]
@@ -590,34 +453,19 @@ fn websocket_without_wamp_subprotocol_is_rejected_with_400() {
     for offer in [None, Some("chat, wamp.2.ubjson")] {
         match ws_connect(server.addr, offer) {
             Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
-            other => panic!(
-                "expected HTTP 400, got {:?}",
-                other.map(|(_, r)| r.status())
-            ),
+            other => panic!("expected HTTP 400, got {:?}", other.map(|(_, r)| r.status())),
         }
-        assert!(matches!(
-            server.event(),
-            Event::AcceptFailed {
-                timed_out: false,
-                ..
-            }
-        ));
+        assert!(matches!(server.event(), Event::AcceptFailed { timed_out: false, .. }));
     }
 }
 
 #[test]
 fn websocket_with_disallowed_subprotocol_is_rejected_with_400() {
-    let cfg = TransportConfig {
-        serializers: vec![Serializer::Json],
-        ..TransportConfig::default()
-    };
+    let cfg = TransportConfig { serializers: vec![Serializer::Json], ..TransportConfig::default() };
     let server = Server::start(cfg);
     match ws_connect(server.addr, Some("wamp.2.msgpack")) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
-        other => panic!(
-            "expected HTTP 400, got {:?}",
-            other.map(|(_, r)| r.status())
-        ),
+        other => panic!("expected HTTP 400, got {:?}", other.map(|(_, r)| r.status())),
     }
 }
 
@@ -635,22 +483,13 @@ fn websocket_oversized_message_closes_connection() {
             Ok(other) => panic!("expected the connection to close, got {other:?}"),
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::Protocol(_)) => break,
             Err(tungstenite::Error::Io(e)) => {
-                assert!(
-                    matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
-                    "{e}"
-                );
+                assert!(matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe), "{e}");
                 break;
             }
             Err(e) => panic!("unexpected error {e}"),
         }
     }
-    assert!(matches!(
-        server.event(),
-        Event::ReadFailed {
-            too_large: true,
-            ..
-        }
-    ));
+    assert!(matches!(server.event(), Event::ReadFailed { too_large: true, .. }));
 }
 
 #[test]
@@ -672,10 +511,7 @@ fn websocket_close_from_client_ends_reader_cleanly() {
 
 #[test]
 fn websocket_disabled_on_listener_closes_connection() {
-    let cfg = TransportConfig {
-        websocket: false,
-        ..TransportConfig::default()
-    };
+    let cfg = TransportConfig { websocket: false, ..TransportConfig::default() };
     let server = Server::start(cfg);
     assert!(ws_connect(server.addr, Some("wamp.2.json")).is_err());
 }
@@ -696,10 +532,7 @@ fn rawsocket_write_proceeds_while_read_is_pending() {
 fn websocket_write_proceeds_while_read_is_pending() {
     let server = Server::start_with(TransportConfig::default(), true);
     let (mut ws, _) = ws_connect(server.addr, Some("wamp.2.json")).unwrap();
-    assert_eq!(
-        ws.read().unwrap(),
-        Message::text(std::str::from_utf8(GREETING).unwrap())
-    );
+    assert_eq!(ws.read().unwrap(), Message::text(std::str::from_utf8(GREETING).unwrap()));
     ws.send(Message::text("[]")).unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("[]"));
 }
@@ -708,16 +541,10 @@ fn websocket_write_proceeds_while_read_is_pending() {
 
 #[test]
 fn rawsocket_sixteen_mib_message_uses_x_bit_end_to_end() {
-    let cfg = TransportConfig {
-        max_message_size: 1 << 24,
-        ..TransportConfig::default()
-    };
+    let cfg = TransportConfig { max_message_size: 1 << 24, ..TransportConfig::default() };
     let server = Server::start(cfg);
     let mut client = tcp_client(server.addr);
-    assert_eq!(
-        handshake(&mut client, [0x7F, 0xF2, 0, 0]),
-        [0x7F, 0xF2, 0, 0]
-    );
+    assert_eq!(handshake(&mut client, [0x7F, 0xF2, 0, 0]), [0x7F, 0xF2, 0, 0]);
     let payload: Vec<u8> = (0..1u32 << 24).map(|i| (i % 253) as u8).collect();
     let wire = frame(0, &payload);
     assert_eq!(&wire[..4], &[0x08, 0, 0, 0]);
@@ -762,9 +589,6 @@ fn websocket_large_batches_flow_under_backpressure() {
     }
     ws.flush().unwrap();
     for i in 0..64u8 {
-        assert!(
-            ws.read().unwrap() == Message::binary(vec![i; 64 * 1024]),
-            "message {i}"
-        );
+        assert!(ws.read().unwrap() == Message::binary(vec![i; 64 * 1024]), "message {i}");
     }
 }

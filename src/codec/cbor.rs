@@ -194,11 +194,7 @@ fn value(d: &mut Decoder<'_>, depth: usize) -> Result<Value, DecodeError> {
 }
 
 /// Reads the entries of a map whose header was just read.
-fn dict_body(
-    d: &mut Decoder<'_>,
-    mut left: Option<u64>,
-    depth: usize,
-) -> Result<Dict, DecodeError> {
+fn dict_body(d: &mut Decoder<'_>, mut left: Option<u64>, depth: usize) -> Result<Dict, DecodeError> {
     check_depth(depth)?;
     let mut dict = Dict::new();
     while has_next(d, &mut left)? {
@@ -267,11 +263,7 @@ impl Elements for CborElements<'_> {
         }
     }
 
-    fn string(
-        &mut self,
-        message: &'static str,
-        field: &'static str,
-    ) -> Result<String, DecodeError> {
+    fn string(&mut self, message: &'static str, field: &'static str) -> Result<String, DecodeError> {
         self.next(message, field)?;
         match item(&mut self.d)? {
             Item::Str(s) => Ok(s.into_owned()),
@@ -319,11 +311,7 @@ impl Elements for CborElements<'_> {
         if count == 0 {
             return Ok(Payload::Empty);
         }
-        Ok(Payload::Raw(RawPayload {
-            serializer: Serializer::Cbor,
-            count,
-            bytes: self.frame.slice(start..end),
-        }))
+        Ok(Payload::Raw(RawPayload { serializer: Serializer::Cbor, count, bytes: self.frame.slice(start..end) }))
     }
 }
 
@@ -334,11 +322,7 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
         Item::Array(left) => left,
         _ => return Err(DecodeError::NotAList),
     };
-    let mut elements = CborElements {
-        frame: &frame,
-        d,
-        left,
-    };
+    let mut elements = CborElements { frame: &frame, d, left };
     if elements.is_end()? {
         return Err(DecodeError::NotAList);
     }
@@ -367,16 +351,10 @@ fn write_value(e: &mut Encoder<&mut Vec<u8>>, v: &Value, depth: usize) -> Result
     Ok(())
 }
 
-fn write_list(
-    e: &mut Encoder<&mut Vec<u8>>,
-    items: &[Value],
-    depth: usize,
-) -> Result<(), EncodeError> {
+fn write_list(e: &mut Encoder<&mut Vec<u8>>, items: &[Value], depth: usize) -> Result<(), EncodeError> {
     encode_depth(depth)?;
     e.array(items.len() as u64).map_err(write_err)?;
-    items
-        .iter()
-        .try_for_each(|item| write_value(e, item, depth + 1))
+    items.iter().try_for_each(|item| write_value(e, item, depth + 1))
 }
 
 fn write_dict(e: &mut Encoder<&mut Vec<u8>>, d: &Dict, depth: usize) -> Result<(), EncodeError> {
@@ -392,10 +370,7 @@ fn write_dict(e: &mut Encoder<&mut Vec<u8>>, d: &Dict, depth: usize) -> Result<(
 /// Refuses to write a container the decoder would reject as too deep.
 fn encode_depth(depth: usize) -> Result<(), EncodeError> {
     if depth >= MAX_NESTING {
-        Err(EncodeError::Unrepresentable(
-            Serializer::Cbor,
-            "nesting deeper than MAX_NESTING",
-        ))
+        Err(EncodeError::Unrepresentable(Serializer::Cbor, "nesting deeper than MAX_NESTING"))
     } else {
         Ok(())
     }
@@ -462,9 +437,7 @@ pub(super) fn decode_values(bytes: &[u8], count: u8) -> Result<Vec<Value>, Decod
 
 /// Encodes `values` back to back: the CBOR raw payload form.
 pub(super) fn encode_values(values: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    with_encoder(out, |e| {
-        values.iter().try_for_each(|v| write_value(e, v, 0))
-    })
+    with_encoder(out, |e| values.iter().try_for_each(|v| write_value(e, v, 0)))
 }
 
 #[cfg(test)]
@@ -478,18 +451,13 @@ mod tests {
 
     /// `[48, 7814135, {}, "com.myapp.myprocedure1", ["Hello, world!"]]` from the WAMP test
     /// vectors.
-    const CALL: &[u8] =
-        b"\x85\x18\x30\x1a\x00\x77\x3b\xf7\xa0\x76com.myapp.myprocedure1\x81\x6dHello, world!";
+    const CALL: &[u8] = b"\x85\x18\x30\x1a\x00\x77\x3b\xf7\xa0\x76com.myapp.myprocedure1\x81\x6dHello, world!";
 
     #[test]
     fn test_vector_call_decodes_with_a_raw_payload() {
-        let Message::Call(call) = dec(C, CALL).unwrap() else {
-            panic!()
-        };
+        let Message::Call(call) = dec(C, CALL).unwrap() else { panic!() };
         assert_eq!(call.request, id(7814135));
-        let Payload::Raw(raw) = &call.payload else {
-            panic!()
-        };
+        let Payload::Raw(raw) = &call.payload else { panic!() };
         assert_eq!((raw.serializer, raw.count), (C, 1));
         assert_eq!(&raw.bytes[..], b"\x81\x6dHello, world!");
     }
@@ -498,20 +466,13 @@ mod tests {
     fn indefinite_lengths_are_accepted_and_the_final_break_is_not_payload() {
         // [_ 16, 1, {_ "a": "x"}, (_ "t", "o"), [_ 1], {}] with indefinite list, map and text.
         let frame = b"\x9f\x10\x01\xbf\x61a\x61x\xff\x7f\x61t\x61o\xff\x9f\x01\xff\xa0\xff";
-        let Message::Publish(p) = dec(C, frame).unwrap() else {
-            panic!()
-        };
+        let Message::Publish(p) = dec(C, frame).unwrap() else { panic!() };
         assert_eq!(p.topic, "to");
         assert_eq!(p.options, Dict::new().with("a", "x"));
-        let Payload::Raw(raw) = &p.payload else {
-            panic!()
-        };
+        let Payload::Raw(raw) = &p.payload else { panic!() };
         assert_eq!(&raw.bytes[..], b"\x9f\x01\xff\xa0");
         assert_eq!(raw.count, 2);
-        assert_eq!(
-            p.payload.to_values().unwrap(),
-            (vec![Value::UInt(1)], Some(Dict::new()))
-        );
+        assert_eq!(p.payload.to_values().unwrap(), (vec![Value::UInt(1)], Some(Dict::new())));
         assert_truncations_fail(C, frame);
         let empty_tail = b"\x9f\x18\x20\x01\xa0\x61t\xff";
         assert!(dec(C, empty_tail).is_ok());
@@ -526,10 +487,7 @@ mod tests {
     #[test]
     fn tags_are_skipped_and_the_value_kept() {
         let frame = b"\xd9\xd9\xf7\x83\x11\xc1\x01\xc2\xc3\x02";
-        let expected = Message::Published(Published {
-            request: id(1),
-            publication: id(2),
-        });
+        let expected = Message::Published(Published { request: id(1), publication: id(2) });
         assert_eq!(dec(C, frame), Ok(expected));
         let values = decode_values(b"\xc2\x42\x01\x00", 1).unwrap();
         assert_eq!(values, vec![Value::Bytes(vec![1, 0])]);
@@ -554,21 +512,10 @@ mod tests {
                 Value::UInt(u64::MAX),
             ]
         );
-        assert_eq!(
-            decode_values(b"\xf9\x00\x01", 1).unwrap(),
-            vec![Value::Float(2f64.powi(-24))]
-        );
-        let Value::Float(nan) = decode_values(b"\xf9\x7e\x00", 1).unwrap()[0] else {
-            panic!()
-        };
+        assert_eq!(decode_values(b"\xf9\x00\x01", 1).unwrap(), vec![Value::Float(2f64.powi(-24))]);
+        let Value::Float(nan) = decode_values(b"\xf9\x7e\x00", 1).unwrap()[0] else { panic!() };
         assert!(nan.is_nan());
-        for bad in [
-            &b"\x3b\x80\x00\x00\x00\x00\x00\x00\x00"[..],
-            b"\xe0",
-            b"\xf8\x20",
-            b"\xff",
-            b"\x1c",
-        ] {
+        for bad in [&b"\x3b\x80\x00\x00\x00\x00\x00\x00\x00"[..], b"\xe0", b"\xf8\x20", b"\xff", b"\x1c"] {
             assert!(decode_values(bad, 1).is_err(), "{bad:?}");
         }
     }
@@ -576,22 +523,12 @@ mod tests {
     #[test]
     fn truncated_frames_are_rejected() {
         assert_truncations_fail(C, CALL);
-        assert_truncations_fail(
-            C,
-            b"\x86\x10\x01\xa1\x61k\x41\x00\x61t\x82\x01\xfb\x3f\xf8\0\0\0\0\0\0\xa1\x61b\x80",
-        );
+        assert_truncations_fail(C, b"\x86\x10\x01\xa1\x61k\x41\x00\x61t\x82\x01\xfb\x3f\xf8\0\0\0\0\0\0\xa1\x61b\x80");
     }
 
     #[test]
     fn non_list_or_empty_top_level_is_not_a_list() {
-        for frame in [
-            &b"\x80"[..],
-            b"\x9f\xff",
-            b"\xa0",
-            b"\x05",
-            b"\x61x",
-            b"\xc1\x80",
-        ] {
+        for frame in [&b"\x80"[..], b"\x9f\xff", b"\xa0", b"\x05", b"\x61x", b"\xc1\x80"] {
             assert_eq!(dec(C, frame), Err(DecodeError::NotAList), "{frame:?}");
         }
         assert!(matches!(dec(C, b""), Err(DecodeError::Syntax(C, _))));
@@ -608,10 +545,7 @@ mod tests {
             b"\x84\x18\x20\x01\xbb\x00\x00\x00\x00\xff\xff\xff\xff",
         ];
         for frame in frames {
-            assert!(
-                matches!(dec(C, frame), Err(DecodeError::Syntax(C, _))),
-                "{frame:?}"
-            );
+            assert!(matches!(dec(C, frame), Err(DecodeError::Syntax(C, _))), "{frame:?}");
         }
         assert!(decode_values(b"\x9b\xff\xff\xff\xff\xff\xff\xff\xff", 1).is_err());
         assert!(decode_values(b"\x5b\xff\xff\xff\xff\xff\xff\xff\xff", 1).is_err());
@@ -647,39 +581,18 @@ mod tests {
         let mut frame = CALL.to_vec();
         frame.push(0xf6);
         assert!(matches!(dec(C, &frame), Err(DecodeError::Syntax(C, _))));
-        assert!(matches!(
-            dec(C, b"\x9f\x11\x01\x02\xff\x00"),
-            Err(DecodeError::Syntax(C, _))
-        ));
-        assert!(matches!(
-            dec(C, b"\x9f\x11\x01\x02"),
-            Err(DecodeError::Syntax(C, _))
-        ));
+        assert!(matches!(dec(C, b"\x9f\x11\x01\x02\xff\x00"), Err(DecodeError::Syntax(C, _))));
+        assert!(matches!(dec(C, b"\x9f\x11\x01\x02"), Err(DecodeError::Syntax(C, _))));
         assert!(decode_values(b"\x80\x80", 1).is_err());
     }
 
     #[test]
     fn ids_must_be_integers_up_to_two_pow_53() {
         let published = |request: &[u8]| [&b"\x83\x11"[..], request, b"\x01"].concat();
-        let ok = Message::Published(Published {
-            request: id(1 << 53),
-            publication: id(1),
-        });
-        assert_eq!(
-            dec(C, &published(b"\x1b\x00\x20\x00\x00\x00\x00\x00\x00")),
-            Ok(ok)
-        );
-        for bad in [
-            &b"\x1b\x00\x20\x00\x00\x00\x00\x00\x01"[..],
-            b"\x20",
-            b"\xf9\x3c\x00",
-            b"\x61\x31",
-            b"\xf6",
-        ] {
-            assert!(
-                matches!(dec(C, &published(bad)), Err(DecodeError::Field { .. })),
-                "{bad:?}"
-            );
+        let ok = Message::Published(Published { request: id(1 << 53), publication: id(1) });
+        assert_eq!(dec(C, &published(b"\x1b\x00\x20\x00\x00\x00\x00\x00\x00")), Ok(ok));
+        for bad in [&b"\x1b\x00\x20\x00\x00\x00\x00\x00\x01"[..], b"\x20", b"\xf9\x3c\x00", b"\x61\x31", b"\xf6"] {
+            assert!(matches!(dec(C, &published(bad)), Err(DecodeError::Field { .. })), "{bad:?}");
         }
     }
 
@@ -691,46 +604,19 @@ mod tests {
         assert_eq!(dec(C, b"\x9f\x01\x61r\xff"), field("HELLO", "Details"));
         assert_eq!(dec(C, b"\x82\x61x\x01"), field("message", "MessageType"));
         assert_eq!(dec(C, b"\x82\x07\x01"), Err(DecodeError::UnknownType(7)));
-        assert_eq!(
-            dec(C, b"\x85\x18\x20\x01\xa0\x61t\x80"),
-            Err(DecodeError::TooLong("SUBSCRIBE"))
-        );
-        assert_eq!(
-            dec(C, b"\x9f\x18\x20\x01\xa0\x61t\x61x\xff"),
-            Err(DecodeError::TooLong("SUBSCRIBE"))
-        );
-        assert_eq!(
-            dec(C, b"\x87\x10\x01\xa0\x61t\x80\xa0\x80"),
-            Err(DecodeError::TooLong("PUBLISH"))
-        );
-        assert_eq!(
-            dec(C, b"\x9f\x10\x01\xa0\x61t\x80\xa0\x80\xff"),
-            Err(DecodeError::TooLong("PUBLISH"))
-        );
-        assert_eq!(
-            dec(C, b"\x85\x10\x01\xa0\x61t\xa0"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(C, b"\x85\x10\x01\xa0\x61t\x40"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(C, b"\x86\x10\x01\xa0\x61t\x80\x80"),
-            Err(DecodeError::PayloadShape)
-        );
+        assert_eq!(dec(C, b"\x85\x18\x20\x01\xa0\x61t\x80"), Err(DecodeError::TooLong("SUBSCRIBE")));
+        assert_eq!(dec(C, b"\x9f\x18\x20\x01\xa0\x61t\x61x\xff"), Err(DecodeError::TooLong("SUBSCRIBE")));
+        assert_eq!(dec(C, b"\x87\x10\x01\xa0\x61t\x80\xa0\x80"), Err(DecodeError::TooLong("PUBLISH")));
+        assert_eq!(dec(C, b"\x9f\x10\x01\xa0\x61t\x80\xa0\x80\xff"), Err(DecodeError::TooLong("PUBLISH")));
+        assert_eq!(dec(C, b"\x85\x10\x01\xa0\x61t\xa0"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(C, b"\x85\x10\x01\xa0\x61t\x40"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(C, b"\x86\x10\x01\xa0\x61t\x80\x80"), Err(DecodeError::PayloadShape));
     }
 
     #[test]
     fn non_text_map_keys_and_bad_utf8_are_rejected() {
-        assert!(matches!(
-            dec(C, b"\x84\x18\x20\x01\xa1\x01\x02\x61t"),
-            Err(DecodeError::Syntax(C, _))
-        ));
-        assert!(matches!(
-            dec(C, b"\x86\x10\x01\xa0\x61t\x80\xa1\x41k\x02"),
-            Err(DecodeError::Syntax(C, _))
-        ));
+        assert!(matches!(dec(C, b"\x84\x18\x20\x01\xa1\x01\x02\x61t"), Err(DecodeError::Syntax(C, _))));
+        assert!(matches!(dec(C, b"\x86\x10\x01\xa0\x61t\x80\xa1\x41k\x02"), Err(DecodeError::Syntax(C, _))));
         assert!(dec(C, b"\x83\x01\x62\xc3\x28\xa0").is_err());
         assert!(decode_values(b"\x81\x62\xc3\x28", 1).is_err());
     }
@@ -747,11 +633,7 @@ mod tests {
         assert_eq!(out, b"\x84\x18\x20\x01\xa1\x65match\x66prefix\x61a");
         assert_eq!(decode(Bytes::from(out)).unwrap(), msg);
         let mut values = Vec::new();
-        encode_values(
-            &[Value::Int(-1), Value::UInt(24), Value::Float(0.5)],
-            &mut values,
-        )
-        .unwrap();
+        encode_values(&[Value::Int(-1), Value::UInt(24), Value::Float(0.5)], &mut values).unwrap();
         assert_eq!(values, b"\x20\x18\x18\xfb\x3f\xe0\x00\x00\x00\x00\x00\x00");
     }
 }

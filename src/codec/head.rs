@@ -21,8 +21,7 @@ pub(super) trait Elements {
     /// The next element as a non-negative integer.
     fn uint(&mut self, message: &'static str, field: &'static str) -> Result<u64, DecodeError>;
     /// The next element as a string.
-    fn string(&mut self, message: &'static str, field: &'static str)
-        -> Result<String, DecodeError>;
+    fn string(&mut self, message: &'static str, field: &'static str) -> Result<String, DecodeError>;
     /// The next element as a dict.
     fn dict(&mut self, message: &'static str, field: &'static str) -> Result<Dict, DecodeError>;
     /// The remaining elements (at most two: an Arguments list, then an ArgumentsKw dict) as a
@@ -31,11 +30,7 @@ pub(super) trait Elements {
 }
 
 /// The next element as an id within `0..=2^53`.
-fn id<E: Elements>(
-    e: &mut E,
-    message: &'static str,
-    field: &'static str,
-) -> Result<Id, DecodeError> {
+fn id<E: Elements>(e: &mut E, message: &'static str, field: &'static str) -> Result<Id, DecodeError> {
     Id::new(e.uint(message, field)?).ok_or(DecodeError::Field { message, field })
 }
 
@@ -67,11 +62,7 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let details = e.dict(m, "Details")?;
             let reason = e.string(m, "Reason")?;
             let payload = e.payload(m)?;
-            Message::Abort(message::Abort {
-                details,
-                reason,
-                payload,
-            })
+            Message::Abort(message::Abort { details, reason, payload })
         }
         code::CHALLENGE => {
             let method = e.string(m, "AuthMethod")?;
@@ -97,71 +88,43 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let details = e.dict(m, "Details")?;
             let error = e.string(m, "Error")?;
             let payload = e.payload(m)?;
-            Message::Error(message::Error {
-                request_type,
-                request,
-                details,
-                error,
-                payload,
-            })
+            Message::Error(message::Error { request_type, request, details, error, payload })
         }
         code::PUBLISH => {
             let request = id(e, m, "Request")?;
             let options = e.dict(m, "Options")?;
             let topic = e.string(m, "Topic")?;
             let payload = e.payload(m)?;
-            Message::Publish(message::Publish {
-                request,
-                options,
-                topic,
-                payload,
-            })
+            Message::Publish(message::Publish { request, options, topic, payload })
         }
         code::PUBLISHED => {
             let request = id(e, m, "PUBLISH.Request")?;
             let publication = id(e, m, "Publication")?;
             finish(e, m)?;
-            Message::Published(message::Published {
-                request,
-                publication,
-            })
+            Message::Published(message::Published { request, publication })
         }
         code::SUBSCRIBE => {
             let request = id(e, m, "Request")?;
             let options = e.dict(m, "Options")?;
             let topic = e.string(m, "Topic")?;
             finish(e, m)?;
-            Message::Subscribe(message::Subscribe {
-                request,
-                options,
-                topic,
-            })
+            Message::Subscribe(message::Subscribe { request, options, topic })
         }
         code::SUBSCRIBED => {
             let request = id(e, m, "SUBSCRIBE.Request")?;
             let subscription = id(e, m, "Subscription")?;
             finish(e, m)?;
-            Message::Subscribed(message::Subscribed {
-                request,
-                subscription,
-            })
+            Message::Subscribed(message::Subscribed { request, subscription })
         }
         code::UNSUBSCRIBE => {
             let request = id(e, m, "Request")?;
             let subscription = id(e, m, "SUBSCRIBED.Subscription")?;
             finish(e, m)?;
-            Message::Unsubscribe(message::Unsubscribe {
-                request,
-                subscription,
-            })
+            Message::Unsubscribe(message::Unsubscribe { request, subscription })
         }
         code::UNSUBSCRIBED => {
             let request = id(e, m, "UNSUBSCRIBE.Request")?;
-            let details = if e.is_end()? {
-                None
-            } else {
-                Some(e.dict(m, "Details")?)
-            };
+            let details = if e.is_end()? { None } else { Some(e.dict(m, "Details")?) };
             finish(e, m)?;
             Message::Unsubscribed(message::Unsubscribed { request, details })
         }
@@ -170,24 +133,14 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let publication = id(e, m, "PUBLISHED.Publication")?;
             let details = e.dict(m, "Details")?;
             let payload = e.payload(m)?;
-            Message::Event(message::Event {
-                subscription,
-                publication,
-                details,
-                payload,
-            })
+            Message::Event(message::Event { subscription, publication, details, payload })
         }
         code::CALL => {
             let request = id(e, m, "Request")?;
             let options = e.dict(m, "Options")?;
             let procedure = e.string(m, "Procedure")?;
             let payload = e.payload(m)?;
-            Message::Call(message::Call {
-                request,
-                options,
-                procedure,
-                payload,
-            })
+            Message::Call(message::Call { request, options, procedure, payload })
         }
         code::CANCEL => {
             let request = id(e, m, "CALL.Request")?;
@@ -199,48 +152,30 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let request = id(e, m, "CALL.Request")?;
             let details = e.dict(m, "Details")?;
             let payload = e.payload(m)?;
-            Message::Result(message::CallResult {
-                request,
-                details,
-                payload,
-            })
+            Message::Result(message::CallResult { request, details, payload })
         }
         code::REGISTER => {
             let request = id(e, m, "Request")?;
             let options = e.dict(m, "Options")?;
             let procedure = e.string(m, "Procedure")?;
             finish(e, m)?;
-            Message::Register(message::Register {
-                request,
-                options,
-                procedure,
-            })
+            Message::Register(message::Register { request, options, procedure })
         }
         code::REGISTERED => {
             let request = id(e, m, "REGISTER.Request")?;
             let registration = id(e, m, "Registration")?;
             finish(e, m)?;
-            Message::Registered(message::Registered {
-                request,
-                registration,
-            })
+            Message::Registered(message::Registered { request, registration })
         }
         code::UNREGISTER => {
             let request = id(e, m, "Request")?;
             let registration = id(e, m, "REGISTERED.Registration")?;
             finish(e, m)?;
-            Message::Unregister(message::Unregister {
-                request,
-                registration,
-            })
+            Message::Unregister(message::Unregister { request, registration })
         }
         code::UNREGISTERED => {
             let request = id(e, m, "UNREGISTER.Request")?;
-            let details = if e.is_end()? {
-                None
-            } else {
-                Some(e.dict(m, "Details")?)
-            };
+            let details = if e.is_end()? { None } else { Some(e.dict(m, "Details")?) };
             finish(e, m)?;
             Message::Unregistered(message::Unregistered { request, details })
         }
@@ -249,12 +184,7 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let registration = id(e, m, "REGISTERED.Registration")?;
             let details = e.dict(m, "Details")?;
             let payload = e.payload(m)?;
-            Message::Invocation(message::Invocation {
-                request,
-                registration,
-                details,
-                payload,
-            })
+            Message::Invocation(message::Invocation { request, registration, details, payload })
         }
         code::INTERRUPT => {
             let request = id(e, m, "INVOCATION.Request")?;
@@ -266,11 +196,7 @@ pub(super) fn decode_message<E: Elements>(code: u64, e: &mut E) -> Result<Messag
             let request = id(e, m, "INVOCATION.Request")?;
             let options = e.dict(m, "Options")?;
             let payload = e.payload(m)?;
-            Message::Yield(message::Yield {
-                request,
-                options,
-                payload,
-            })
+            Message::Yield(message::Yield { request, options, payload })
         }
         other => return Err(DecodeError::UnknownType(other)),
     };
@@ -310,12 +236,7 @@ impl<'a> Head<'a> {
         let mut fields = [Field::UInt(0); MAX_HEAD_FIELDS];
         let len = given.len().min(MAX_HEAD_FIELDS);
         fields[..len].copy_from_slice(&given[..len]);
-        Head {
-            code,
-            fields,
-            len,
-            payload,
-        }
+        Head { code, fields, len, payload }
     }
 
     /// The head fields after the type code, in wire order.
@@ -335,75 +256,34 @@ impl<'a> Head<'a> {
             Message::Challenge(m) => Head::new(code, &[S(&m.method), D(&m.extra)], none),
             Message::Authenticate(m) => Head::new(code, &[S(&m.signature), D(&m.extra)], none),
             Message::Goodbye(m) => Head::new(code, &[D(&m.details), S(&m.reason)], none),
-            Message::Error(m) => Head::new(
-                code,
-                &[
-                    U(m.request_type),
-                    U(m.request.get()),
-                    D(&m.details),
-                    S(&m.error),
-                ],
-                &m.payload,
-            ),
-            Message::Publish(m) => Head::new(
-                code,
-                &[U(m.request.get()), D(&m.options), S(&m.topic)],
-                &m.payload,
-            ),
-            Message::Published(m) => {
-                Head::new(code, &[U(m.request.get()), U(m.publication.get())], none)
+            Message::Error(m) => {
+                Head::new(code, &[U(m.request_type), U(m.request.get()), D(&m.details), S(&m.error)], &m.payload)
             }
-            Message::Subscribe(m) => Head::new(
-                code,
-                &[U(m.request.get()), D(&m.options), S(&m.topic)],
-                none,
-            ),
-            Message::Subscribed(m) => {
-                Head::new(code, &[U(m.request.get()), U(m.subscription.get())], none)
-            }
-            Message::Unsubscribe(m) => {
-                Head::new(code, &[U(m.request.get()), U(m.subscription.get())], none)
-            }
+            Message::Publish(m) => Head::new(code, &[U(m.request.get()), D(&m.options), S(&m.topic)], &m.payload),
+            Message::Published(m) => Head::new(code, &[U(m.request.get()), U(m.publication.get())], none),
+            Message::Subscribe(m) => Head::new(code, &[U(m.request.get()), D(&m.options), S(&m.topic)], none),
+            Message::Subscribed(m) => Head::new(code, &[U(m.request.get()), U(m.subscription.get())], none),
+            Message::Unsubscribe(m) => Head::new(code, &[U(m.request.get()), U(m.subscription.get())], none),
             Message::Unsubscribed(m) => match &m.details {
                 Some(details) => Head::new(code, &[U(m.request.get()), D(details)], none),
                 None => Head::new(code, &[U(m.request.get())], none),
             },
-            Message::Event(m) => Head::new(
-                code,
-                &[
-                    U(m.subscription.get()),
-                    U(m.publication.get()),
-                    D(&m.details),
-                ],
-                &m.payload,
-            ),
-            Message::Call(m) => Head::new(
-                code,
-                &[U(m.request.get()), D(&m.options), S(&m.procedure)],
-                &m.payload,
-            ),
+            Message::Event(m) => {
+                Head::new(code, &[U(m.subscription.get()), U(m.publication.get()), D(&m.details)], &m.payload)
+            }
+            Message::Call(m) => Head::new(code, &[U(m.request.get()), D(&m.options), S(&m.procedure)], &m.payload),
             Message::Cancel(m) => Head::new(code, &[U(m.request.get()), D(&m.options)], none),
             Message::Result(m) => Head::new(code, &[U(m.request.get()), D(&m.details)], &m.payload),
-            Message::Register(m) => Head::new(
-                code,
-                &[U(m.request.get()), D(&m.options), S(&m.procedure)],
-                none,
-            ),
-            Message::Registered(m) => {
-                Head::new(code, &[U(m.request.get()), U(m.registration.get())], none)
-            }
-            Message::Unregister(m) => {
-                Head::new(code, &[U(m.request.get()), U(m.registration.get())], none)
-            }
+            Message::Register(m) => Head::new(code, &[U(m.request.get()), D(&m.options), S(&m.procedure)], none),
+            Message::Registered(m) => Head::new(code, &[U(m.request.get()), U(m.registration.get())], none),
+            Message::Unregister(m) => Head::new(code, &[U(m.request.get()), U(m.registration.get())], none),
             Message::Unregistered(m) => match &m.details {
                 Some(details) => Head::new(code, &[U(m.request.get()), D(details)], none),
                 None => Head::new(code, &[U(m.request.get())], none),
             },
-            Message::Invocation(m) => Head::new(
-                code,
-                &[U(m.request.get()), U(m.registration.get()), D(&m.details)],
-                &m.payload,
-            ),
+            Message::Invocation(m) => {
+                Head::new(code, &[U(m.request.get()), U(m.registration.get()), D(&m.details)], &m.payload)
+            }
             Message::Interrupt(m) => Head::new(code, &[U(m.request.get()), D(&m.options)], none),
             Message::Yield(m) => Head::new(code, &[U(m.request.get()), D(&m.options)], &m.payload),
         }
@@ -437,22 +317,13 @@ impl<'a> Tail<'a> {
         Ok(match payload {
             Payload::Empty => Tail::Empty,
             Payload::Raw(raw) if raw.count == 0 || raw.bytes.is_empty() => Tail::Empty,
-            Payload::Raw(raw) if raw.serializer == ser => Tail::Raw {
-                count: raw.count,
-                bytes: raw.bytes.clone(),
-            },
+            Payload::Raw(raw) if raw.serializer == ser => Tail::Raw { count: raw.count, bytes: raw.bytes.clone() },
             Payload::Raw(raw) => {
                 let converted = transcode(raw, ser)?;
-                Tail::Raw {
-                    count: converted.count,
-                    bytes: converted.bytes,
-                }
+                Tail::Raw { count: converted.count, bytes: converted.bytes }
             }
             Payload::Values { args, kwargs: None } if args.is_empty() => Tail::Empty,
-            Payload::Values { args, kwargs } => Tail::Values {
-                args,
-                kwargs: kwargs.as_ref(),
-            },
+            Payload::Values { args, kwargs } => Tail::Values { args, kwargs: kwargs.as_ref() },
         })
     }
 
@@ -462,9 +333,7 @@ impl<'a> Tail<'a> {
             Tail::Empty => 0,
             Tail::Raw { count, .. } => usize::from(*count),
             Tail::Values { kwargs: None, .. } => 1,
-            Tail::Values {
-                kwargs: Some(_), ..
-            } => 2,
+            Tail::Values { kwargs: Some(_), .. } => 2,
         }
     }
 }

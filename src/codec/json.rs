@@ -10,9 +10,7 @@ use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
 use super::head::{decode_message, Elements, Field, Head, Tail};
-use super::json_value::{
-    nesting_within, parse_values, syntax, write_dict, write_str, write_value, DictSeed,
-};
+use super::json_value::{nesting_within, parse_values, syntax, write_dict, write_str, write_value, DictSeed};
 use crate::codec::{DecodeError, EncodeError, Payload, RawPayload, Serializer, MAX_NESTING};
 use crate::wamp::{Dict, Message, Value};
 
@@ -26,10 +24,7 @@ struct JsonElements<'f> {
 impl<'f> JsonElements<'f> {
     /// The next element, or a `Field` error if there is none.
     fn take(&mut self, message: &'static str, field: &'static str) -> Result<&'f str, DecodeError> {
-        let item = self
-            .items
-            .get(self.next)
-            .ok_or(DecodeError::Field { message, field })?;
+        let item = self.items.get(self.next).ok_or(DecodeError::Field { message, field })?;
         self.next += 1;
         Ok(item.get())
     }
@@ -53,11 +48,7 @@ impl Elements for JsonElements<'_> {
         serde_json::from_str::<u64>(text).map_err(|_| DecodeError::Field { message, field })
     }
 
-    fn string(
-        &mut self,
-        message: &'static str,
-        field: &'static str,
-    ) -> Result<String, DecodeError> {
+    fn string(&mut self, message: &'static str, field: &'static str) -> Result<String, DecodeError> {
         let text = self.take(message, field)?;
         serde_json::from_str::<String>(text).map_err(|_| DecodeError::Field { message, field })
     }
@@ -65,9 +56,7 @@ impl Elements for JsonElements<'_> {
     fn dict(&mut self, message: &'static str, field: &'static str) -> Result<Dict, DecodeError> {
         let text = self.take(message, field)?;
         let mut de = serde_json::Deserializer::from_str(text);
-        DictSeed
-            .deserialize(&mut de)
-            .map_err(|_| DecodeError::Field { message, field })
+        DictSeed.deserialize(&mut de).map_err(|_| DecodeError::Field { message, field })
     }
 
     fn payload(&mut self, message: &'static str) -> Result<Payload, DecodeError> {
@@ -113,15 +102,9 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
     let Some(first) = items.first() else {
         return Err(DecodeError::NotAList);
     };
-    let code = serde_json::from_str::<u64>(first.get()).map_err(|_| DecodeError::Field {
-        message: "message",
-        field: "MessageType",
-    })?;
-    let mut elements = JsonElements {
-        frame: &frame,
-        items,
-        next: 1,
-    };
+    let code = serde_json::from_str::<u64>(first.get())
+        .map_err(|_| DecodeError::Field { message: "message", field: "MessageType" })?;
+    let mut elements = JsonElements { frame: &frame, items, next: 1 };
     decode_message(code, &mut elements)
 }
 
@@ -228,15 +211,10 @@ mod tests {
     #[test]
     fn output_is_compact_like_autobahn_python() {
         let msg = publish(Payload::args(vec![Value::from("Hello, world!")]));
-        assert_eq!(
-            enc(&msg),
-            r#"[16,239714735,{},"com.myapp.mytopic1",["Hello, world!"]]"#
-        );
+        assert_eq!(enc(&msg), r#"[16,239714735,{},"com.myapp.mytopic1",["Hello, world!"]]"#);
         let msg = Message::Subscribe(Subscribe {
             request: id(1),
-            options: Dict::new()
-                .with("match", "prefix")
-                .with("n", Value::Int(-3)),
+            options: Dict::new().with("match", "prefix").with("n", Value::Int(-3)),
             topic: "a.b".into(),
         });
         assert_eq!(enc(&msg), r#"[32,1,{"match":"prefix","n":-3},"a.b"]"#);
@@ -244,27 +222,14 @@ mod tests {
 
     #[test]
     fn empty_args_are_sent_when_only_kwargs_are_present() {
-        let msg = publish(Payload::Values {
-            args: vec![],
-            kwargs: Some(Dict::new().with("a", 1u64)),
-        });
-        assert_eq!(
-            enc(&msg),
-            r#"[16,239714735,{},"com.myapp.mytopic1",[],{"a":1}]"#
-        );
+        let msg = publish(Payload::Values { args: vec![], kwargs: Some(Dict::new().with("a", 1u64)) });
+        assert_eq!(enc(&msg), r#"[16,239714735,{},"com.myapp.mytopic1",[],{"a":1}]"#);
     }
 
     #[test]
     fn raw_payload_is_spliced_before_the_closing_bracket() {
-        let raw = RawPayload {
-            serializer: J,
-            count: 2,
-            bytes: Bytes::from_static(b"[1] , {}"),
-        };
-        assert_eq!(
-            enc(&publish(Payload::Raw(raw))),
-            r#"[16,239714735,{},"com.myapp.mytopic1",[1] , {}]"#
-        );
+        let raw = RawPayload { serializer: J, count: 2, bytes: Bytes::from_static(b"[1] , {}") };
+        assert_eq!(enc(&publish(Payload::Raw(raw))), r#"[16,239714735,{},"com.myapp.mytopic1",[1] , {}]"#);
     }
 
     #[test]
@@ -272,10 +237,7 @@ mod tests {
         let mut out = Vec::new();
         encode_values(&[Value::Bytes(vec![1, 2, 3, 4])], &mut out).unwrap();
         assert_eq!(out, br#""\u0000AQIDBA==""#);
-        assert_eq!(
-            decode_values(&out, 1).unwrap(),
-            vec![Value::Bytes(vec![1, 2, 3, 4])]
-        );
+        assert_eq!(decode_values(&out, 1).unwrap(), vec![Value::Bytes(vec![1, 2, 3, 4])]);
         let unpadded = decode_values(br#""\u0000AQIDBA""#, 1).unwrap();
         assert_eq!(unpadded, vec![Value::Bytes(vec![1, 2, 3, 4])]);
     }
@@ -291,41 +253,23 @@ mod tests {
         let s = "q\"b\\n\n\r\t\u{8}\u{c}\u{1}\u{1f}é🦀";
         let mut out = Vec::new();
         encode_values(&[Value::from(s)], &mut out).unwrap();
-        assert_eq!(
-            out,
-            "\"q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u001fé🦀\"".as_bytes()
-        );
+        assert_eq!(out, "\"q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u001fé🦀\"".as_bytes());
         assert_eq!(decode_values(&out, 1).unwrap(), vec![Value::from(s)]);
     }
 
     #[test]
     fn whole_floats_stay_floats() {
         let mut out = Vec::new();
-        encode_values(
-            &[Value::Float(1.0), Value::Float(1e300), Value::Float(-0.0)],
-            &mut out,
-        )
-        .unwrap();
+        encode_values(&[Value::Float(1.0), Value::Float(1e300), Value::Float(-0.0)], &mut out).unwrap();
         assert_eq!(String::from_utf8(out.clone()).unwrap(), "1.0,1e300,-0.0");
         let back = decode_values(&out, 3).unwrap();
-        assert_eq!(
-            back,
-            vec![Value::Float(1.0), Value::Float(1e300), Value::Float(-0.0)]
-        );
+        assert_eq!(back, vec![Value::Float(1.0), Value::Float(1e300), Value::Float(-0.0)]);
     }
 
     #[test]
     fn integers_keep_their_sign_class() {
         let v = decode_values(b"0,-1,18446744073709551615,-9223372036854775808", 4).unwrap();
-        assert_eq!(
-            v,
-            vec![
-                Value::UInt(0),
-                Value::Int(-1),
-                Value::UInt(u64::MAX),
-                Value::Int(i64::MIN)
-            ]
-        );
+        assert_eq!(v, vec![Value::UInt(0), Value::Int(-1), Value::UInt(u64::MAX), Value::Int(i64::MIN)]);
     }
 
     #[test]
@@ -339,26 +283,12 @@ mod tests {
 
     #[test]
     fn head_dicts_keep_key_order_and_binary() {
-        let m = dec(
-            J,
-            br#"[32,1,{"z":1,"a":[true,null,"\u0000AQ=="],"m":{"x":-1.5}},"t"]"#,
-        )
-        .unwrap();
+        let m = dec(J, br#"[32,1,{"z":1,"a":[true,null,"\u0000AQ=="],"m":{"x":-1.5}},"t"]"#).unwrap();
         let Message::Subscribe(s) = m else { panic!() };
         let keys: Vec<&str> = s.options.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["z", "a", "m"]);
-        assert_eq!(
-            s.options.get("a"),
-            Some(&Value::List(vec![
-                true.into(),
-                Value::Null,
-                Value::Bytes(vec![1])
-            ]))
-        );
-        assert_eq!(
-            s.options.get("m"),
-            Some(&Value::Dict(Dict::new().with("x", Value::Float(-1.5))))
-        );
+        assert_eq!(s.options.get("a"), Some(&Value::List(vec![true.into(), Value::Null, Value::Bytes(vec![1])])));
+        assert_eq!(s.options.get("m"), Some(&Value::Dict(Dict::new().with("x", Value::Float(-1.5)))));
     }
 
     #[test]
@@ -386,17 +316,8 @@ mod tests {
 
     #[test]
     fn malformed_text_is_a_syntax_error() {
-        for frame in [
-            &b""[..],
-            b"[16,",
-            b"[1,\"r\",{}]x",
-            b"[1,\"r\",{}] []",
-            b"[1,'r',{}]",
-        ] {
-            assert!(
-                matches!(dec(J, frame), Err(DecodeError::Syntax(J, _))),
-                "{frame:?}"
-            );
+        for frame in [&b""[..], b"[16,", b"[1,\"r\",{}]x", b"[1,\"r\",{}] []", b"[1,'r',{}]"] {
+            assert!(matches!(dec(J, frame), Err(DecodeError::Syntax(J, _))), "{frame:?}");
         }
     }
 
@@ -416,10 +337,7 @@ mod tests {
             b"[17,\"1\",1]",
             b"[17,99999999999999999999999,1]",
         ] {
-            assert!(
-                matches!(dec(J, frame), Err(DecodeError::Field { .. })),
-                "{frame:?}"
-            );
+            assert!(matches!(dec(J, frame), Err(DecodeError::Field { .. })), "{frame:?}");
         }
     }
 
@@ -435,63 +353,31 @@ mod tests {
     #[test]
     fn unknown_type_codes_are_rejected() {
         assert_eq!(dec(J, b"[7,1]"), Err(DecodeError::UnknownType(7)));
-        assert_eq!(
-            dec(J, b"[337,5512315355]"),
-            Err(DecodeError::UnknownType(337))
-        );
+        assert_eq!(dec(J, b"[337,5512315355]"), Err(DecodeError::UnknownType(337)));
     }
 
     #[test]
     fn extra_elements_are_too_long() {
-        assert_eq!(
-            dec(J, b"[32,1,{},\"t\",\"x\"]"),
-            Err(DecodeError::TooLong("SUBSCRIBE"))
-        );
-        assert_eq!(
-            dec(J, b"[16,1,{},\"t\",[],{},[]]"),
-            Err(DecodeError::TooLong("PUBLISH"))
-        );
-        assert_eq!(
-            dec(J, b"[70,1,{},[],{},1]"),
-            Err(DecodeError::TooLong("YIELD"))
-        );
+        assert_eq!(dec(J, b"[32,1,{},\"t\",\"x\"]"), Err(DecodeError::TooLong("SUBSCRIBE")));
+        assert_eq!(dec(J, b"[16,1,{},\"t\",[],{},[]]"), Err(DecodeError::TooLong("PUBLISH")));
+        assert_eq!(dec(J, b"[70,1,{},[],{},1]"), Err(DecodeError::TooLong("YIELD")));
     }
 
     #[test]
     fn arguments_must_be_a_list_and_kwargs_a_dict() {
-        assert_eq!(
-            dec(J, b"[16,1,{},\"t\",{}]"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(J, b"[16,1,{},\"t\",\"\\u0000AA==\"]"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(J, b"[16,1,{},\"t\",[],[]]"),
-            Err(DecodeError::PayloadShape)
-        );
+        assert_eq!(dec(J, b"[16,1,{},\"t\",{}]"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(J, b"[16,1,{},\"t\",\"\\u0000AA==\"]"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(J, b"[16,1,{},\"t\",[],[]]"), Err(DecodeError::PayloadShape));
     }
 
     #[test]
     fn deep_nesting_is_too_deep() {
-        let deep = format!(
-            "[16,1,{{}},\"t\",{}{}]",
-            "[".repeat(10_000),
-            "]".repeat(10_000)
-        );
+        let deep = format!("[16,1,{{}},\"t\",{}{}]", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(dec(J, deep.as_bytes()), Err(DecodeError::TooDeep));
-        let opts = format!(
-            "[32,1,{}1{},\"t\"]",
-            "{\"a\":".repeat(10_000),
-            "}".repeat(10_000)
-        );
+        let opts = format!("[32,1,{}1{},\"t\"]", "{\"a\":".repeat(10_000), "}".repeat(10_000));
         assert_eq!(dec(J, opts.as_bytes()), Err(DecodeError::TooDeep));
         let in_values = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(
-            decode_values(in_values.as_bytes(), 1),
-            Err(DecodeError::TooDeep)
-        );
+        assert_eq!(decode_values(in_values.as_bytes(), 1), Err(DecodeError::TooDeep));
     }
 
     #[test]
@@ -508,11 +394,7 @@ mod tests {
 
     #[test]
     fn brackets_inside_strings_do_not_count_as_nesting() {
-        let frame = format!(
-            "[16,1,{{}},\"t\",[\"{}\\\"{}\"]]",
-            "[".repeat(500),
-            "{".repeat(500)
-        );
+        let frame = format!("[16,1,{{}},\"t\",[\"{}\\\"{}\"]]", "[".repeat(500), "{".repeat(500));
         assert!(dec(J, frame.as_bytes()).is_ok());
     }
 
@@ -527,38 +409,17 @@ mod tests {
     #[test]
     fn payload_slice_shares_the_frame() {
         let frame = Bytes::from_static(b"[70, 1, {}, [1, 2] ]");
-        let Message::Yield(Yield {
-            payload: Payload::Raw(raw),
-            ..
-        }) = decode(frame.clone()).unwrap()
-        else {
-            panic!()
-        };
+        let Message::Yield(Yield { payload: Payload::Raw(raw), .. }) = decode(frame.clone()).unwrap() else { panic!() };
         assert_eq!(&raw.bytes[..], b"[1, 2]");
         assert_eq!(raw.bytes.as_ptr(), frame[12..].as_ptr());
     }
 
     #[test]
     fn call_with_args_decodes_raw() {
-        let m = dec(
-            J,
-            br#"[48,7814135,{},"com.myapp.myprocedure1",["Hello, world!"]]"#,
-        )
-        .unwrap();
-        let Message::Call(Call {
-            request,
-            procedure,
-            payload,
-            ..
-        }) = m
-        else {
-            panic!()
-        };
+        let m = dec(J, br#"[48,7814135,{},"com.myapp.myprocedure1",["Hello, world!"]]"#).unwrap();
+        let Message::Call(Call { request, procedure, payload, .. }) = m else { panic!() };
         assert_eq!(request, id(7814135));
         assert_eq!(procedure, "com.myapp.myprocedure1");
-        assert_eq!(
-            payload.to_values().unwrap(),
-            (vec![Value::from("Hello, world!")], None)
-        );
+        assert_eq!(payload.to_values().unwrap(), (vec![Value::from("Hello, world!")], None));
     }
 }

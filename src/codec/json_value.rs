@@ -275,10 +275,7 @@ pub(super) fn write_value(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<
         Value::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
         Value::Float(f) => {
             if !f.is_finite() {
-                return Err(EncodeError::Unrepresentable(
-                    Serializer::Json,
-                    "non-finite float",
-                ));
+                return Err(EncodeError::Unrepresentable(Serializer::Json, "non-finite float"));
             }
             // Debug prints the shortest text that reads back to the same f64, and always with a
             // '.' or an exponent, so the value does not come back as an integer.
@@ -325,10 +322,7 @@ pub(super) fn write_dict(d: &Dict, out: &mut Vec<u8>, depth: usize) -> Result<()
 /// Refuses to write a container at nesting `depth` (0-based) that the decoder would reject.
 fn check_depth(depth: usize) -> Result<(), EncodeError> {
     if depth >= MAX_NESTING {
-        Err(EncodeError::Unrepresentable(
-            Serializer::Json,
-            "nesting deeper than MAX_NESTING",
-        ))
+        Err(EncodeError::Unrepresentable(Serializer::Json, "nesting deeper than MAX_NESTING"))
     } else {
         Ok(())
     }

@@ -52,14 +52,8 @@ impl<'a> Reader<'a> {
 
     /// The next `n` bytes; fails (without allocating) if fewer remain.
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or_else(|| syntax("length too large"))?;
-        let slice = self
-            .buf
-            .get(self.pos..end)
-            .ok_or_else(|| syntax("truncated input"))?;
+        let end = self.pos.checked_add(n).ok_or_else(|| syntax("length too large"))?;
+        let slice = self.buf.get(self.pos..end).ok_or_else(|| syntax("truncated input"))?;
         self.pos = end;
         Ok(slice)
     }
@@ -93,9 +87,7 @@ impl<'a> Reader<'a> {
 
     fn str(&mut self, n: u32) -> Result<Item<'a>, DecodeError> {
         let bytes = self.len(n)?;
-        std::str::from_utf8(bytes)
-            .map(Item::Str)
-            .map_err(|_| syntax("string is not UTF-8"))
+        std::str::from_utf8(bytes).map(Item::Str).map_err(|_| syntax("string is not UTF-8"))
     }
 
     /// Reads the next item (for containers, only the header).
@@ -227,9 +219,7 @@ impl<'a> Reader<'a> {
     /// A capacity hint for `n` claimed elements: never more than the bytes left, since every
     /// element takes at least one byte.
     fn capacity_for(&self, n: u32) -> usize {
-        usize::try_from(n)
-            .unwrap_or(usize::MAX)
-            .min(self.buf.len().saturating_sub(self.pos))
+        usize::try_from(n).unwrap_or(usize::MAX).min(self.buf.len().saturating_sub(self.pos))
     }
 
     fn at_end(&self) -> bool {
@@ -285,11 +275,7 @@ impl Elements for MsgPackElements<'_> {
         }
     }
 
-    fn string(
-        &mut self,
-        message: &'static str,
-        field: &'static str,
-    ) -> Result<String, DecodeError> {
+    fn string(&mut self, message: &'static str, field: &'static str) -> Result<String, DecodeError> {
         self.next(message, field)?;
         match self.r.item()? {
             Item::Str(s) => Ok(s.to_owned()),
@@ -349,18 +335,9 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
     };
     let code = match r.item()? {
         Item::UInt(code) => code,
-        _ => {
-            return Err(DecodeError::Field {
-                message: "message",
-                field: "MessageType",
-            })
-        }
+        _ => return Err(DecodeError::Field { message: "message", field: "MessageType" }),
     };
-    let mut elements = MsgPackElements {
-        frame: &frame,
-        r,
-        remaining: len - 1,
-    };
+    let mut elements = MsgPackElements { frame: &frame, r, remaining: len - 1 };
     decode_message(code, &mut elements)
 }
 
@@ -368,16 +345,13 @@ pub(super) fn decode(frame: Bytes) -> Result<Message, DecodeError> {
 fn wrote<T>(r: Result<T, ValueWriteError<Infallible>>) -> T {
     match r {
         Ok(v) => v,
-        Err(ValueWriteError::InvalidMarkerWrite(e) | ValueWriteError::InvalidDataWrite(e)) => {
-            match e {}
-        }
+        Err(ValueWriteError::InvalidMarkerWrite(e) | ValueWriteError::InvalidDataWrite(e)) => match e {},
     }
 }
 
 /// A length as MessagePack's 32-bit length.
 fn len32(n: usize) -> Result<u32, EncodeError> {
-    u32::try_from(n)
-        .map_err(|_| EncodeError::Unrepresentable(Serializer::MsgPack, "length > 2^32-1"))
+    u32::try_from(n).map_err(|_| EncodeError::Unrepresentable(Serializer::MsgPack, "length > 2^32-1"))
 }
 
 fn write_str(buf: &mut ByteBuf, s: &str) -> Result<(), EncodeError> {
@@ -437,20 +411,14 @@ fn write_dict(buf: &mut ByteBuf, d: &Dict, depth: usize) -> Result<(), EncodeErr
 /// Refuses to write a container the decoder would reject as too deep.
 fn encode_depth(depth: usize) -> Result<(), EncodeError> {
     if depth >= MAX_NESTING {
-        Err(EncodeError::Unrepresentable(
-            Serializer::MsgPack,
-            "nesting deeper than MAX_NESTING",
-        ))
+        Err(EncodeError::Unrepresentable(Serializer::MsgPack, "nesting deeper than MAX_NESTING"))
     } else {
         Ok(())
     }
 }
 
 /// Runs `write` on `out` as a [`ByteBuf`]; on error, `out` is left as it was.
-fn with_buf(
-    out: &mut Vec<u8>,
-    write: impl FnOnce(&mut ByteBuf) -> Result<(), EncodeError>,
-) -> Result<(), EncodeError> {
+fn with_buf(out: &mut Vec<u8>, write: impl FnOnce(&mut ByteBuf) -> Result<(), EncodeError>) -> Result<(), EncodeError> {
     let start = out.len();
     let mut buf = ByteBuf::from_vec(std::mem::take(out));
     let result = write(&mut buf);
@@ -507,9 +475,7 @@ pub(super) fn decode_values(bytes: &[u8], count: u8) -> Result<Vec<Value>, Decod
 
 /// Encodes `values` back to back: the MessagePack raw payload form.
 pub(super) fn encode_values(values: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    with_buf(out, |buf| {
-        values.iter().try_for_each(|v| write_value(buf, v, 0))
-    })
+    with_buf(out, |buf| values.iter().try_for_each(|v| write_value(buf, v, 0)))
 }
 
 #[cfg(test)]
@@ -523,19 +489,14 @@ mod tests {
 
     /// `[48, 7814135, {}, "com.myapp.myprocedure1", ["Hello, world!"]]` from the WAMP test
     /// vectors.
-    const CALL: &[u8] =
-        b"\x95\x30\xce\x00\x77\x3b\xf7\x80\xb6com.myapp.myprocedure1\x91\xadHello, world!";
+    const CALL: &[u8] = b"\x95\x30\xce\x00\x77\x3b\xf7\x80\xb6com.myapp.myprocedure1\x91\xadHello, world!";
 
     #[test]
     fn test_vector_call_decodes_with_a_raw_payload() {
-        let Message::Call(call) = dec(M, CALL).unwrap() else {
-            panic!()
-        };
+        let Message::Call(call) = dec(M, CALL).unwrap() else { panic!() };
         assert_eq!(call.request, id(7814135));
         assert_eq!(call.procedure, "com.myapp.myprocedure1");
-        let Payload::Raw(raw) = &call.payload else {
-            panic!()
-        };
+        let Payload::Raw(raw) = &call.payload else { panic!() };
         assert_eq!((raw.serializer, raw.count), (M, 1));
         assert_eq!(&raw.bytes[..], b"\x91\xadHello, world!");
     }
@@ -568,10 +529,7 @@ mod tests {
             b"\x94\x20\x01\xdf\xff\xff\xff\xff",
         ];
         for frame in frames {
-            assert!(
-                matches!(dec(M, frame), Err(DecodeError::Syntax(M, _))),
-                "{frame:?}"
-            );
+            assert!(matches!(dec(M, frame), Err(DecodeError::Syntax(M, _))), "{frame:?}");
         }
         assert!(decode_values(b"\xdd\xff\xff\xff\xff", 1).is_err());
     }
@@ -606,28 +564,16 @@ mod tests {
         let mut frame = CALL.to_vec();
         frame.push(0xc0);
         assert!(matches!(dec(M, &frame), Err(DecodeError::Syntax(M, _))));
-        assert!(matches!(
-            dec(M, b"\x93\x11\x01\x02\x00"),
-            Err(DecodeError::Syntax(M, _))
-        ));
+        assert!(matches!(dec(M, b"\x93\x11\x01\x02\x00"), Err(DecodeError::Syntax(M, _))));
         assert!(decode_values(b"\x90\x90", 1).is_err());
     }
 
     #[test]
     fn ids_must_be_integers_up_to_two_pow_53() {
         let published = |request: &[u8]| [&b"\x93\x11"[..], request, b"\x01"].concat();
-        let ok = Message::Published(Published {
-            request: id(1 << 53),
-            publication: id(1),
-        });
-        assert_eq!(
-            dec(M, &published(b"\xcf\x00\x20\x00\x00\x00\x00\x00\x00")),
-            Ok(ok)
-        );
-        assert_eq!(
-            dec(M, &published(b"\xd0\x05")).unwrap(),
-            dec(M, b"\x93\x11\x05\x01").unwrap()
-        );
+        let ok = Message::Published(Published { request: id(1 << 53), publication: id(1) });
+        assert_eq!(dec(M, &published(b"\xcf\x00\x20\x00\x00\x00\x00\x00\x00")), Ok(ok));
+        assert_eq!(dec(M, &published(b"\xd0\x05")).unwrap(), dec(M, b"\x93\x11\x05\x01").unwrap());
         for bad in [
             &b"\xcf\x00\x20\x00\x00\x00\x00\x00\x01"[..],
             b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
@@ -637,10 +583,7 @@ mod tests {
             b"\xa11",
             b"\xc0",
         ] {
-            assert!(
-                matches!(dec(M, &published(bad)), Err(DecodeError::Field { .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(dec(M, &published(bad)), Err(DecodeError::Field { .. })), "{bad:?}");
         }
     }
 
@@ -652,56 +595,26 @@ mod tests {
         assert_eq!(dec(M, b"\x92\x01\xa1r"), field("HELLO", "Details"));
         assert_eq!(dec(M, b"\x92\xa1x\x01"), field("message", "MessageType"));
         assert_eq!(dec(M, b"\x92\x07\x01"), Err(DecodeError::UnknownType(7)));
-        assert_eq!(
-            dec(M, b"\x95\x20\x01\x80\xa1t\x90"),
-            Err(DecodeError::TooLong("SUBSCRIBE"))
-        );
-        assert_eq!(
-            dec(M, b"\x97\x10\x01\x80\xa1t\x90\x80\x90"),
-            Err(DecodeError::TooLong("PUBLISH"))
-        );
-        assert_eq!(
-            dec(M, b"\x95\x10\x01\x80\xa1t\x80"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(M, b"\x95\x10\x01\x80\xa1t\xc4\x00"),
-            Err(DecodeError::PayloadShape)
-        );
-        assert_eq!(
-            dec(M, b"\x96\x10\x01\x80\xa1t\x90\x90"),
-            Err(DecodeError::PayloadShape)
-        );
+        assert_eq!(dec(M, b"\x95\x20\x01\x80\xa1t\x90"), Err(DecodeError::TooLong("SUBSCRIBE")));
+        assert_eq!(dec(M, b"\x97\x10\x01\x80\xa1t\x90\x80\x90"), Err(DecodeError::TooLong("PUBLISH")));
+        assert_eq!(dec(M, b"\x95\x10\x01\x80\xa1t\x80"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(M, b"\x95\x10\x01\x80\xa1t\xc4\x00"), Err(DecodeError::PayloadShape));
+        assert_eq!(dec(M, b"\x96\x10\x01\x80\xa1t\x90\x90"), Err(DecodeError::PayloadShape));
     }
 
     #[test]
     fn non_string_map_keys_are_rejected() {
-        assert!(matches!(
-            dec(M, b"\x94\x20\x01\x81\x01\x02\xa1t"),
-            Err(DecodeError::Syntax(M, _))
-        ));
-        assert!(matches!(
-            dec(M, b"\x96\x10\x01\x80\xa1t\x90\x81\xc4\x01k\x02"),
-            Err(DecodeError::Syntax(M, _))
-        ));
+        assert!(matches!(dec(M, b"\x94\x20\x01\x81\x01\x02\xa1t"), Err(DecodeError::Syntax(M, _))));
+        assert!(matches!(dec(M, b"\x96\x10\x01\x80\xa1t\x90\x81\xc4\x01k\x02"), Err(DecodeError::Syntax(M, _))));
         assert!(decode_values(b"\x81\x01\x02", 1).is_err());
     }
 
     #[test]
     fn ext_types_reserved_marker_and_bad_utf8_are_rejected() {
-        for value in [
-            &b"\xd4\x01\x00"[..],
-            b"\xc7\x01\x05\x00",
-            b"\xc1",
-            b"\xa2\xc3\x28",
-            b"\xd9\x01\xff",
-        ] {
+        for value in [&b"\xd4\x01\x00"[..], b"\xc7\x01\x05\x00", b"\xc1", b"\xa2\xc3\x28", b"\xd9\x01\xff"] {
             assert!(decode_values(value, 1).is_err(), "{value:?}");
             let frame = [&b"\x95\x10\x01\x80\xa1t\x91"[..], value].concat();
-            assert!(
-                matches!(dec(M, &frame), Err(DecodeError::Syntax(M, _))),
-                "{value:?}"
-            );
+            assert!(matches!(dec(M, &frame), Err(DecodeError::Syntax(M, _))), "{value:?}");
         }
         assert!(dec(M, b"\x93\x01\xa2\xc3\x28\x80").is_err());
     }
@@ -740,20 +653,13 @@ mod tests {
             Value::Null,
         ];
         encode_values(&values, &mut out).unwrap();
-        assert_eq!(
-            out,
-            b"\x05\xfb\xcf\x00\x20\x00\x00\x00\x00\x00\x00\xc4\x01\x07\xa2\xc3\xa9\xc0"
-        );
+        assert_eq!(out, b"\x05\xfb\xcf\x00\x20\x00\x00\x00\x00\x00\x00\xc4\x01\x07\xa2\xc3\xa9\xc0");
         assert_eq!(decode_values(&out, 6).unwrap(), values);
     }
 
     #[test]
     fn raw_payload_count_goes_into_the_array_header() {
-        let raw = RawPayload {
-            serializer: M,
-            count: 2,
-            bytes: Bytes::from_static(b"\x90\x80"),
-        };
+        let raw = RawPayload { serializer: M, count: 2, bytes: Bytes::from_static(b"\x90\x80") };
         let msg = Message::Result(crate::wamp::message::CallResult {
             request: id(3),
             details: Dict::new(),

@@ -20,13 +20,7 @@ pub(super) fn id(v: u64) -> Id {
 pub(super) fn sample_payload() -> (Vec<Value>, Dict) {
     let args = vec![
         Value::from("héllo ✓ 🦀 \"quoted\" \\ \n"),
-        Value::List(vec![
-            Value::UInt(1),
-            Value::List(vec![
-                Value::Null,
-                Value::Dict(Dict::new().with("deep", true)),
-            ]),
-        ]),
+        Value::List(vec![Value::UInt(1), Value::List(vec![Value::Null, Value::Dict(Dict::new().with("deep", true))])]),
         Value::UInt(1 << 53),
         Value::Int(-42),
         Value::Float(1.5),
@@ -38,50 +32,25 @@ pub(super) fn sample_payload() -> (Vec<Value>, Dict) {
     ];
     let kwargs = Dict::new()
         .with("ключ", "значение")
-        .with(
-            "nested",
-            Dict::new().with("list", Value::List(vec![Value::from("x")])),
-        )
+        .with("nested", Dict::new().with("list", Value::List(vec![Value::from("x")])))
         .with("empty", Dict::new());
     (args, kwargs)
 }
 
 fn details() -> Dict {
-    Dict::new()
-        .with("roles", Dict::new().with("broker", Dict::new()))
-        .with("flag", true)
-        .with("n", 7u64)
+    Dict::new().with("roles", Dict::new().with("broker", Dict::new())).with("flag", true).with("n", 7u64)
 }
 
 /// One message of every type; those that carry a payload carry `payload`.
 pub(super) fn every_message(payload: &Payload) -> Vec<Message> {
     let p = || payload.clone();
     vec![
-        Message::Hello(Hello {
-            realm: "realm1".into(),
-            details: details(),
-        }),
-        Message::Welcome(Welcome {
-            session: id(1 << 53),
-            details: details(),
-        }),
-        Message::Abort(Abort {
-            details: details(),
-            reason: "wamp.error.no_such_realm".into(),
-            payload: p(),
-        }),
-        Message::Challenge(Challenge {
-            method: "wampcra".into(),
-            extra: details(),
-        }),
-        Message::Authenticate(Authenticate {
-            signature: "sig==".into(),
-            extra: Dict::new(),
-        }),
-        Message::Goodbye(Goodbye {
-            details: Dict::new(),
-            reason: "wamp.close.normal".into(),
-        }),
+        Message::Hello(Hello { realm: "realm1".into(), details: details() }),
+        Message::Welcome(Welcome { session: id(1 << 53), details: details() }),
+        Message::Abort(Abort { details: details(), reason: "wamp.error.no_such_realm".into(), payload: p() }),
+        Message::Challenge(Challenge { method: "wampcra".into(), extra: details() }),
+        Message::Authenticate(Authenticate { signature: "sig==".into(), extra: Dict::new() }),
+        Message::Goodbye(Goodbye { details: Dict::new(), reason: "wamp.close.normal".into() }),
         Message::Error(Error {
             request_type: code::CALL,
             request: id(77),
@@ -89,40 +58,19 @@ pub(super) fn every_message(payload: &Payload) -> Vec<Message> {
             error: "com.app.error".into(),
             payload: p(),
         }),
-        Message::Publish(Publish {
-            request: id(1),
-            options: details(),
-            topic: "com.topic".into(),
-            payload: p(),
-        }),
-        Message::Published(Published {
-            request: id(1),
-            publication: id(2),
-        }),
+        Message::Publish(Publish { request: id(1), options: details(), topic: "com.topic".into(), payload: p() }),
+        Message::Published(Published { request: id(1), publication: id(2) }),
         Message::Subscribe(Subscribe {
             request: id(3),
             options: Dict::new().with("match", "prefix"),
             topic: "com.".into(),
         }),
-        Message::Subscribed(Subscribed {
-            request: id(3),
-            subscription: id(4),
-        }),
-        Message::Unsubscribe(Unsubscribe {
-            request: id(5),
-            subscription: id(4),
-        }),
-        Message::Unsubscribed(Unsubscribed {
-            request: id(5),
-            details: None,
-        }),
+        Message::Subscribed(Subscribed { request: id(3), subscription: id(4) }),
+        Message::Unsubscribe(Unsubscribe { request: id(5), subscription: id(4) }),
+        Message::Unsubscribed(Unsubscribed { request: id(5), details: None }),
         Message::Unsubscribed(Unsubscribed {
             request: Id::ZERO,
-            details: Some(
-                Dict::new()
-                    .with("subscription", 4u64)
-                    .with("reason", "gone"),
-            ),
+            details: Some(Dict::new().with("subscription", 4u64).with("reason", "gone")),
         }),
         Message::Event(Event {
             subscription: id(4),
@@ -136,51 +84,19 @@ pub(super) fn every_message(payload: &Payload) -> Vec<Message> {
             procedure: "com.proc".into(),
             payload: p(),
         }),
-        Message::Cancel(Cancel {
-            request: id(6),
-            options: Dict::new().with("mode", "kill"),
-        }),
-        Message::Result(CallResult {
-            request: id(6),
-            details: Dict::new(),
-            payload: p(),
-        }),
-        Message::Register(Register {
-            request: id(7),
-            options: Dict::new(),
-            procedure: "com.proc".into(),
-        }),
-        Message::Registered(Registered {
-            request: id(7),
-            registration: id(8),
-        }),
-        Message::Unregister(Unregister {
-            request: id(9),
-            registration: id(8),
-        }),
-        Message::Unregistered(Unregistered {
-            request: id(9),
-            details: None,
-        }),
+        Message::Cancel(Cancel { request: id(6), options: Dict::new().with("mode", "kill") }),
+        Message::Result(CallResult { request: id(6), details: Dict::new(), payload: p() }),
+        Message::Register(Register { request: id(7), options: Dict::new(), procedure: "com.proc".into() }),
+        Message::Registered(Registered { request: id(7), registration: id(8) }),
+        Message::Unregister(Unregister { request: id(9), registration: id(8) }),
+        Message::Unregistered(Unregistered { request: id(9), details: None }),
         Message::Unregistered(Unregistered {
             request: Id::ZERO,
             details: Some(Dict::new().with("registration", 8u64)),
         }),
-        Message::Invocation(Invocation {
-            request: id(10),
-            registration: id(8),
-            details: Dict::new(),
-            payload: p(),
-        }),
-        Message::Interrupt(Interrupt {
-            request: id(10),
-            options: Dict::new(),
-        }),
-        Message::Yield(Yield {
-            request: id(10),
-            options: Dict::new(),
-            payload: p(),
-        }),
+        Message::Invocation(Invocation { request: id(10), registration: id(8), details: Dict::new(), payload: p() }),
+        Message::Interrupt(Interrupt { request: id(10), options: Dict::new() }),
+        Message::Yield(Yield { request: id(10), options: Dict::new(), payload: p() }),
     ]
 }
 
@@ -188,11 +104,7 @@ pub(super) fn every_message(payload: &Payload) -> Vec<Message> {
 pub(super) fn normalized(msg: &Message) -> Message {
     fn norm(p: &mut Payload) {
         let (args, kwargs) = p.to_values().unwrap();
-        *p = if args.is_empty() && kwargs.is_none() {
-            Payload::Empty
-        } else {
-            Payload::Values { args, kwargs }
-        };
+        *p = if args.is_empty() && kwargs.is_none() { Payload::Empty } else { Payload::Values { args, kwargs } };
     }
     let mut m = msg.clone();
     match &mut m {
@@ -229,28 +141,15 @@ fn payload_forms() -> Vec<Payload> {
     let (args, kwargs) = sample_payload();
     vec![
         Payload::Empty,
-        Payload::Values {
-            args: args.clone(),
-            kwargs: None,
-        },
-        Payload::Values {
-            args: Vec::new(),
-            kwargs: Some(kwargs.clone()),
-        },
-        Payload::Values {
-            args,
-            kwargs: Some(kwargs),
-        },
+        Payload::Values { args: args.clone(), kwargs: None },
+        Payload::Values { args: Vec::new(), kwargs: Some(kwargs.clone()) },
+        Payload::Values { args, kwargs: Some(kwargs) },
     ]
 }
 
 /// A raw payload in `ser` holding `payload`'s values.
 fn raw_in(ser: Serializer, payload: &Payload) -> Payload {
-    let msg = Message::Result(CallResult {
-        request: id(1),
-        details: Dict::new(),
-        payload: payload.clone(),
-    });
+    let msg = Message::Result(CallResult { request: id(1), details: Dict::new(), payload: payload.clone() });
     let Message::Result(r) = decode(ser, encode(ser, &msg).unwrap()).unwrap() else {
         panic!("not a RESULT");
     };
@@ -263,8 +162,7 @@ fn every_message_type_round_trips_with_value_payloads_in_every_serializer() {
         for payload in payload_forms() {
             for msg in every_message(&payload) {
                 let bytes = encode(ser, &msg).unwrap();
-                let back = decode(ser, bytes.clone())
-                    .unwrap_or_else(|e| panic!("{ser}: {msg:?} -> {bytes:?}: {e}"));
+                let back = decode(ser, bytes.clone()).unwrap_or_else(|e| panic!("{ser}: {msg:?} -> {bytes:?}: {e}"));
                 assert_eq!(normalized(&back), normalized(&msg), "{ser}");
             }
         }
@@ -310,17 +208,12 @@ fn json_payload_transcodes_to_msgpack_and_cbor_with_equal_values() {
         r#"{"k": "v", "n": {"x": [true, false]}, "big": 18446744073709551615}]"#
     );
     let msg = decode(Serializer::Json, Bytes::from_static(frame.as_bytes())).unwrap();
-    let Some(Payload::Raw(raw)) = payload_of(&msg) else {
-        panic!("no raw payload")
-    };
+    let Some(Payload::Raw(raw)) = payload_of(&msg) else { panic!("no raw payload") };
     let expected_args = vec![
         Value::from("héllo ✓ 🦀"),
         Value::List(vec![
             Value::UInt(1),
-            Value::List(vec![
-                Value::UInt(2),
-                Value::Dict(Dict::new().with("a", Value::Null)),
-            ]),
+            Value::List(vec![Value::UInt(2), Value::Dict(Dict::new().with("a", Value::Null))]),
         ]),
         Value::UInt(1 << 53),
         Value::Int(-5),
@@ -332,28 +225,16 @@ fn json_payload_transcodes_to_msgpack_and_cbor_with_equal_values() {
     ];
     let expected_kwargs = Dict::new()
         .with("k", "v")
-        .with(
-            "n",
-            Dict::new().with("x", Value::List(vec![true.into(), false.into()])),
-        )
+        .with("n", Dict::new().with("x", Value::List(vec![true.into(), false.into()])))
         .with("big", u64::MAX);
     let original = Payload::Raw(raw.clone()).to_values().unwrap();
-    assert_eq!(
-        original,
-        (expected_args.clone(), Some(expected_kwargs.clone()))
-    );
+    assert_eq!(original, (expected_args.clone(), Some(expected_kwargs.clone())));
     for to in [Serializer::MsgPack, Serializer::Cbor] {
         let converted = transcode(raw, to).unwrap();
         assert_eq!(converted.serializer, to);
         assert_eq!(converted.count, 2);
         let values = decode_values(&converted).unwrap();
-        assert_eq!(
-            values,
-            vec![
-                Value::List(expected_args.clone()),
-                expected_kwargs.clone().into()
-            ]
-        );
+        assert_eq!(values, vec![Value::List(expected_args.clone()), expected_kwargs.clone().into()]);
         let back = transcode(&converted, Serializer::Json).unwrap();
         assert_eq!(Payload::Raw(back).to_values().unwrap(), original);
     }
@@ -365,9 +246,7 @@ fn assert_pass_through(ser: Serializer, frame: &'static [u8], tail: &[u8]) {
     let Message::Publish(publish) = decode(ser, Bytes::from_static(frame)).unwrap() else {
         panic!("not a PUBLISH");
     };
-    let Payload::Raw(raw) = &publish.payload else {
-        panic!("no raw payload")
-    };
+    let Payload::Raw(raw) = &publish.payload else { panic!("no raw payload") };
     assert_eq!(&raw.bytes[..], tail);
     let event = Message::Event(Event {
         subscription: id(5),
@@ -376,10 +255,7 @@ fn assert_pass_through(ser: Serializer, frame: &'static [u8], tail: &[u8]) {
         payload: publish.payload.clone(),
     });
     let out = encode(ser, &event).unwrap();
-    assert!(
-        out.windows(tail.len()).any(|w| w == tail),
-        "{ser}: tail not found in {out:?}"
-    );
+    assert!(out.windows(tail.len()).any(|w| w == tail), "{ser}: tail not found in {out:?}");
     assert_eq!(decode(ser, out).unwrap(), event);
 }
 
@@ -407,17 +283,10 @@ fn raw_payload_passes_through_byte_exact() {
 #[test]
 fn encoding_leaves_the_buffer_untouched_on_error() {
     let deep = (0..MAX_NESTING + 1).fold(Value::Null, |v, _| Value::List(vec![v]));
-    let msg = Message::Yield(Yield {
-        request: id(1),
-        options: Dict::new(),
-        payload: Payload::args(vec![deep]),
-    });
+    let msg = Message::Yield(Yield { request: id(1), options: Dict::new(), payload: Payload::args(vec![deep]) });
     for ser in Serializer::ALL {
         let mut out = b"prefix".to_vec();
-        assert!(matches!(
-            encode_into(ser, &msg, &mut out),
-            Err(EncodeError::Unrepresentable(..))
-        ));
+        assert!(matches!(encode_into(ser, &msg, &mut out), Err(EncodeError::Unrepresentable(..))));
         assert_eq!(out, b"prefix");
     }
 }
@@ -431,12 +300,8 @@ fn arb_value() -> impl Strategy<Value = Value> {
         any::<u64>().prop_map(Value::UInt),
         (i64::MIN..0).prop_map(Value::Int),
         prop_oneof![Just(1u64 << 53), Just((1u64 << 53) + 1)].prop_map(Value::UInt),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::Float),
-        any::<String>()
-            .prop_filter("no binary marker", |s| !s.starts_with('\0'))
-            .prop_map(Value::Str),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        any::<String>().prop_filter("no binary marker", |s| !s.starts_with('\0')).prop_map(Value::Str),
         proptest::collection::vec(any::<u8>(), 0..24).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(6, 48, 6, |inner| {
@@ -516,9 +381,6 @@ pub(super) fn dec(ser: Serializer, frame: &[u8]) -> Result<Message, DecodeError>
 pub(super) fn assert_truncations_fail(ser: Serializer, frame: &[u8]) {
     dec(ser, frame).unwrap();
     for end in 0..frame.len() {
-        assert!(
-            dec(ser, &frame[..end]).is_err(),
-            "{ser}: prefix of {end} bytes decoded"
-        );
+        assert!(dec(ser, &frame[..end]).is_err(), "{ser}: prefix of {end} bytes decoded");
     }
 }

@@ -51,13 +51,8 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
     assert_eq!(
         config.listeners[1],
         ListenerConfig {
-            endpoint: Endpoint::Unix {
-                path: PathBuf::from("/tmp/wampyard.sock"),
-            },
-            transports: Transports {
-                websocket: false,
-                rawsocket: true,
-            },
+            endpoint: Endpoint::Unix { path: PathBuf::from("/tmp/wampyard.sock") },
+            transports: Transports { websocket: false, rawsocket: true },
             serializers: vec![Serializer::MsgPack, Serializer::Cbor],
             shards: Some(vec![0, 1]),
         }
@@ -70,29 +65,11 @@ fn embedded_default_has_one_local_listener_and_realm1() {
     let config = Config::default();
     assert_eq!(config.listeners.len(), 1);
     let listener = &config.listeners[0];
-    assert_eq!(
-        listener.endpoint,
-        Endpoint::Tcp {
-            address: "127.0.0.1".parse().unwrap(),
-            port: 8080,
-        }
-    );
-    assert_eq!(
-        listener.transports,
-        Transports {
-            websocket: true,
-            rawsocket: true
-        }
-    );
+    assert_eq!(listener.endpoint, Endpoint::Tcp { address: "127.0.0.1".parse().unwrap(), port: 8080 });
+    assert_eq!(listener.transports, Transports { websocket: true, rawsocket: true });
     assert_eq!(listener.serializers, Serializer::ALL);
     assert_eq!(listener.shards, None);
-    assert_eq!(
-        config.realms,
-        [RealmConfig {
-            name: "realm1".to_string(),
-            uri_check: UriCheck::Loose,
-        }]
-    );
+    assert_eq!(config.realms, [RealmConfig { name: "realm1".to_string(), uri_check: UriCheck::Loose }]);
     config.validate(1).unwrap();
 }
 
@@ -116,51 +93,30 @@ fn default_limits_and_router_options_are_the_named_constants() {
 
 #[test]
 fn millisecond_keys_become_durations() {
-    let config =
-        parse("[router]\nshutdown_timeout_ms = 250\n[limits]\nhandshake_timeout_ms = 1500\n")
-            .unwrap();
+    let config = parse("[router]\nshutdown_timeout_ms = 250\n[limits]\nhandshake_timeout_ms = 1500\n").unwrap();
     assert_eq!(config.router.shutdown_timeout, Duration::from_millis(250));
     assert_eq!(config.limits.handshake_timeout, Duration::from_millis(1500));
 }
 
 #[test]
 fn listener_keys_left_out_take_their_defaults() {
-    let config =
-        parse("[[listener]]\nport = 0\n[[listener]]\naddress = \"::1\"\nport = 9000\n").unwrap();
-    assert_eq!(
-        config.listeners[0].endpoint,
-        Endpoint::Tcp {
-            address: DEFAULT_ADDRESS,
-            port: 0
-        }
-    );
+    let config = parse("[[listener]]\nport = 0\n[[listener]]\naddress = \"::1\"\nport = 9000\n").unwrap();
+    assert_eq!(config.listeners[0].endpoint, Endpoint::Tcp { address: DEFAULT_ADDRESS, port: 0 });
     assert_eq!(config.listeners[0].transports, Transports::default());
     assert_eq!(config.listeners[0].serializers, Serializer::ALL);
-    assert_eq!(
-        config.listeners[1].endpoint,
-        Endpoint::Tcp {
-            address: "::1".parse().unwrap(),
-            port: 9000
-        }
-    );
+    assert_eq!(config.listeners[1].endpoint, Endpoint::Tcp { address: "::1".parse().unwrap(), port: 9000 });
 }
 
 #[test]
 fn realms_are_read_with_their_uri_check() {
-    let config = parse(
-        "[[realm]]\nname = \"com.example\"\nuri_check = \"strict\"\n[[realm]]\nname = \"b\"\n",
-    )
-    .unwrap();
+    let config = parse("[[realm]]\nname = \"com.example\"\nuri_check = \"strict\"\n[[realm]]\nname = \"b\"\n").unwrap();
     assert_eq!(config.realms[0].uri_check, UriCheck::Strict);
     assert_eq!(config.realms[1].uri_check, UriCheck::Loose);
 }
 
 #[test]
 fn shards_default_to_online_cpus_then_to_the_cpu_list() {
-    assert_eq!(
-        Config::default().resolve_shards(3),
-        (3, Some(vec![0, 1, 2]))
-    );
+    assert_eq!(Config::default().resolve_shards(3), (3, Some(vec![0, 1, 2])));
     assert_eq!(Config::default().resolve_shards(0), (1, Some(vec![0])));
     let config = parse("[router]\ncpus = [5, 7]\n").unwrap();
     assert_eq!(config.resolve_shards(16), (2, Some(vec![5, 7])));
@@ -202,16 +158,10 @@ fn shards_zero_is_rejected() {
 
 #[test]
 fn cpu_list_must_cover_every_shard_once() {
-    assert_eq!(
-        invalid_key("[router]\nshards = 3\ncpus = [0, 1]\n"),
-        "router.cpus"
-    );
+    assert_eq!(invalid_key("[router]\nshards = 3\ncpus = [0, 1]\n"), "router.cpus");
     assert_eq!(invalid_key("[router]\ncpus = [1, 1]\n"), "router.cpus");
     assert_eq!(invalid_key("[router]\ncpus = []\n"), "router.cpus");
-    assert_eq!(
-        invalid_key("[router]\ncpus = [0]\npin = false\n"),
-        "router.cpus"
-    );
+    assert_eq!(invalid_key("[router]\ncpus = [0]\npin = false\n"), "router.cpus");
 }
 
 #[test]
@@ -229,34 +179,16 @@ fn max_message_size_must_be_negotiable_by_rawsocket() {
 
 #[test]
 fn other_limits_are_checked_by_name() {
-    assert_eq!(
-        invalid_key("[limits]\nhandshake_timeout_ms = 0\n"),
-        "limits.handshake_timeout_ms"
-    );
-    assert_eq!(
-        invalid_key("[limits]\nshard_inbox_capacity = 0\n"),
-        "limits.shard_inbox_capacity"
-    );
-    assert_eq!(
-        invalid_key("[limits]\nmax_message_size = 2048\noutbox_max_bytes = 1024\n"),
-        "limits.outbox_max_bytes"
-    );
+    assert_eq!(invalid_key("[limits]\nhandshake_timeout_ms = 0\n"), "limits.handshake_timeout_ms");
+    assert_eq!(invalid_key("[limits]\nshard_inbox_capacity = 0\n"), "limits.shard_inbox_capacity");
+    assert_eq!(invalid_key("[limits]\nmax_message_size = 2048\noutbox_max_bytes = 1024\n"), "limits.outbox_max_bytes");
 }
 
 #[test]
 fn listener_needs_exactly_one_of_port_and_unix() {
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\nunix = \"/tmp/a.sock\"\n"),
-        "listener[0]"
-    );
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\n[[listener]]\naddress = \"::\"\n"),
-        "listener[1]"
-    );
-    assert_eq!(
-        invalid_key("[[listener]]\nunix = \"/tmp/a.sock\"\naddress = \"::\"\n"),
-        "listener[0].address"
-    );
+    assert_eq!(invalid_key("[[listener]]\nport = 1\nunix = \"/tmp/a.sock\"\n"), "listener[0]");
+    assert_eq!(invalid_key("[[listener]]\nport = 1\n[[listener]]\naddress = \"::\"\n"), "listener[1]");
+    assert_eq!(invalid_key("[[listener]]\nunix = \"/tmp/a.sock\"\naddress = \"::\"\n"), "listener[0].address");
 }
 
 #[test]
@@ -269,14 +201,8 @@ fn listener_address_must_be_an_ip_address() {
 #[test]
 fn unix_socket_path_must_fit_sun_path() {
     let long = format!("/tmp/{}", "x".repeat(MAX_UNIX_PATH_LEN));
-    assert_eq!(
-        invalid_key(&format!("[[listener]]\nunix = \"{long}\"\n")),
-        "listener[0].unix"
-    );
-    assert_eq!(
-        invalid_key("[[listener]]\nunix = \"\"\n"),
-        "listener[0].unix"
-    );
+    assert_eq!(invalid_key(&format!("[[listener]]\nunix = \"{long}\"\n")), "listener[0].unix");
+    assert_eq!(invalid_key("[[listener]]\nunix = \"\"\n"), "listener[0].unix");
 }
 
 #[test]
@@ -285,30 +211,18 @@ fn listener_shards_must_exist() {
     assert_eq!(key, "listener[0].shards");
     assert!(reason.contains("shard 2"), "{reason}");
     let on_two_cpus = parse_on("[[listener]]\nunix = \"/tmp/a.sock\"\nshards = [1, 2]\n", 2);
-    assert!(
-        matches!(on_two_cpus, Err(ConfigError::Invalid { key, .. }) if key == "listener[0].shards")
-    );
+    assert!(matches!(on_two_cpus, Err(ConfigError::Invalid { key, .. }) if key == "listener[0].shards"));
     assert!(parse_on("[[listener]]\nunix = \"/tmp/a.sock\"\nshards = [1, 2]\n", 3).is_ok());
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\nshards = []\n"),
-        "listener[0].shards"
-    );
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\nshards = [1, 1]\n"),
-        "listener[0].shards"
-    );
+    assert_eq!(invalid_key("[[listener]]\nport = 1\nshards = []\n"), "listener[0].shards");
+    assert_eq!(invalid_key("[[listener]]\nport = 1\nshards = [1, 1]\n"), "listener[0].shards");
 }
 
 #[test]
 fn unknown_transport_is_named() {
-    let (key, reason) =
-        error_of("[[listener]]\nport = 1\ntransports = [\"websocket\", \"longpoll\"]\n");
+    let (key, reason) = error_of("[[listener]]\nport = 1\ntransports = [\"websocket\", \"longpoll\"]\n");
     assert_eq!(key, "listener[0].transports");
     assert!(reason.contains("`longpoll`"), "{reason}");
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\ntransports = []\n"),
-        "listener[0].transports"
-    );
+    assert_eq!(invalid_key("[[listener]]\nport = 1\ntransports = []\n"), "listener[0].transports");
 }
 
 #[test]
@@ -320,14 +234,8 @@ fn unknown_serializer_is_named() {
 
 #[test]
 fn serializers_must_be_listed_once_and_not_be_empty() {
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\nserializers = []\n"),
-        "listener[0].serializers"
-    );
-    assert_eq!(
-        invalid_key("[[listener]]\nport = 1\nserializers = [\"cbor\", \"cbor\"]\n"),
-        "listener[0].serializers"
-    );
+    assert_eq!(invalid_key("[[listener]]\nport = 1\nserializers = []\n"), "listener[0].serializers");
+    assert_eq!(invalid_key("[[listener]]\nport = 1\nserializers = [\"cbor\", \"cbor\"]\n"), "listener[0].serializers");
 }
 
 #[test]
@@ -335,18 +243,12 @@ fn two_listeners_on_one_address_are_rejected() {
     let text = "[[listener]]\nport = 9000\n[[listener]]\naddress = \"127.0.0.1\"\nport = 9000\n";
     assert_eq!(invalid_key(text), "listener[1]");
     assert!(parse("[[listener]]\nport = 0\n[[listener]]\nport = 0\n").is_ok());
-    assert_eq!(
-        invalid_key("[[listener]]\nunix = \"/tmp/a\"\n[[listener]]\nunix = \"/tmp/a\"\n"),
-        "listener[1]"
-    );
+    assert_eq!(invalid_key("[[listener]]\nunix = \"/tmp/a\"\n[[listener]]\nunix = \"/tmp/a\"\n"), "listener[1]");
 }
 
 #[test]
 fn realm_names_must_be_valid_and_unique() {
-    assert_eq!(
-        invalid_key("[[realm]]\nname = \"my realm\"\n"),
-        "realm[0].name"
-    );
+    assert_eq!(invalid_key("[[realm]]\nname = \"my realm\"\n"), "realm[0].name");
     assert_eq!(invalid_key("[[realm]]\nname = \"a..b\"\n"), "realm[0].name");
     assert_eq!(
         invalid_key("[[realm]]\nname = \"a\"\n[[realm]]\nname = \"b\"\n[[realm]]\nname = \"a\"\n"),
@@ -358,10 +260,7 @@ fn realm_names_must_be_valid_and_unique() {
 fn unknown_uri_check_is_a_parse_error_naming_the_value() {
     let (key, message) = error_of("[[realm]]\nname = \"a\"\nuri_check = \"paranoid\"\n");
     assert_eq!(key, "<parse>");
-    assert!(
-        message.contains("paranoid") && message.contains("uri_check"),
-        "{message}"
-    );
+    assert!(message.contains("paranoid") && message.contains("uri_check"), "{message}");
 }
 
 #[test]
@@ -383,8 +282,7 @@ fn load_reports_a_missing_file_with_its_path() {
 
 #[test]
 fn load_reads_and_validates_a_file() {
-    let path =
-        std::env::temp_dir().join(format!("wampyard-config-test-{}.toml", std::process::id()));
+    let path = std::env::temp_dir().join(format!("wampyard-config-test-{}.toml", std::process::id()));
     std::fs::write(&path, "[[realm]]\nname = \"com.example\"\n").unwrap();
     let loaded = Config::load(&path);
     std::fs::write(&path, "[router]\nbogus = 1\n").unwrap();
@@ -393,10 +291,7 @@ fn load_reads_and_validates_a_file() {
     assert_eq!(loaded.unwrap().realms[0].name, "com.example");
     match bad {
         Err(ConfigError::Parse(message)) => {
-            assert!(
-                message.contains("wampyard-config-test") && message.contains("bogus"),
-                "{message}"
-            )
+            assert!(message.contains("wampyard-config-test") && message.contains("bogus"), "{message}")
         }
         other => panic!("expected a parse error, got {other:?}"),
     }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::trie::UriTrie;
+use super::EventCopy;
 use super::{home_shard, ConnKey, Pending, RealmIdx, Router, ShardId, ShardMsg, Sink};
 use crate::codec::{self, Payload, Serializer};
 use crate::session::{MessageClass, Pushed};
@@ -19,7 +20,6 @@ use crate::wamp::id::random_global_id;
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Value};
-use super::EventCopy;
 
 /// One subscription as every shard's replica knows it.
 #[derive(Clone, Debug)]
@@ -301,7 +301,8 @@ impl Router {
                 continue;
             }
             let Some(s) = self.sessions.get(m.key.0) else { continue };
-            if bytes.len() > s.conn.max_outgoing || s.outbox.push(bytes.clone(), MessageClass::Event) == Pushed::Dropped {
+            if bytes.len() > s.conn.max_outgoing || s.outbox.push(bytes.clone(), MessageClass::Event) == Pushed::Dropped
+            {
                 self.stats.events_dropped += 1;
             }
         }

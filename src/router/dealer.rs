@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::broker::match_option;
 use super::trie::UriTrie;
-use super::{home_shard, Callee, CallOutcome, ConnKey, Pending, RealmIdx, Router, ShardId, ShardMsg, Sink};
+use super::{home_shard, CallOutcome, Callee, ConnKey, Pending, RealmIdx, Router, ShardId, ShardMsg, Sink};
 use crate::codec::{self, Payload};
 use crate::session::{MessageClass, PendingInvocation};
 use crate::wamp::message::{self as msg, code};
@@ -85,7 +85,13 @@ impl Router {
         };
         if m.options.get_str("invoke").is_some_and(|p| p != "single") {
             let e = ErrorUri::InvalidArgument;
-            return self.send_error(key, code::REGISTER, m.request, e, "only the 'single' invocation policy is supported");
+            return self.send_error(
+                key,
+                code::REGISTER,
+                m.request,
+                e,
+                "only the 'single' invocation policy is supported",
+            );
         }
         if !is_valid_pattern(&m.procedure, policy, self.uri_check(realm)) || is_reserved(&m.procedure) {
             let e = ErrorUri::InvalidUri;
@@ -117,14 +123,8 @@ impl Router {
             return self.send_error(key, code::UNREGISTER, m.request, e, "not registered");
         };
         let home = home_shard(realm, &procedure, policy, self.shards);
-        let leave = ShardMsg::RegLeave {
-            realm,
-            procedure,
-            policy,
-            registration: m.registration,
-            from: self.shard,
-            session,
-        };
+        let leave =
+            ShardMsg::RegLeave { realm, procedure, policy, registration: m.registration, from: self.shard, session };
         sink.to_shard(home, leave);
         let reply = Message::Unregistered(msg::Unregistered { request: m.request, details: None });
         self.send(key, &reply, MessageClass::Control);
@@ -182,9 +182,8 @@ impl Router {
     /// The callee's shard: turn a routed CALL into an INVOCATION.
     pub(super) fn on_invoke(&mut self, inv: Invoke, sink: &mut dyn Sink) {
         let key = self.by_id.get(&inv.callee).copied();
-        let registered = key
-            .and_then(|k| self.sessions.get(k.0))
-            .is_some_and(|s| s.registrations.contains_key(&inv.registration));
+        let registered =
+            key.and_then(|k| self.sessions.get(k.0)).is_some_and(|s| s.registrations.contains_key(&inv.registration));
         let (Some(key), true) = (key, registered) else {
             let waiting = self.pending.values_mut().find_map(|p| match p {
                 Pending::Reg(r) if r.session == inv.callee && r.id == Some(inv.registration) => Some(r),

@@ -23,7 +23,7 @@ use crate::session::{self, ConnInfo, MessageClass, Outbox, Session, State};
 use crate::wamp::id::{random_global_id, RouterScopeIds};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Value};
-pub use shard_msg::{Callee, CallOutcome, EventCopy, RealmIdx, ShardId, ShardMsg};
+pub use shard_msg::{CallOutcome, Callee, EventCopy, RealmIdx, ShardId, ShardMsg};
 
 /// Where the router sends messages for other shards. The shard runtime implements it over the
 /// cross-shard inboxes; tests implement it with plain queues.
@@ -212,16 +212,7 @@ impl Router {
                     self.deliver_local(realm, e.subscription, e.serializer, &e.bytes, exclude);
                 }
             }
-            ShardMsg::Invoke {
-                realm,
-                registration,
-                callee,
-                caller_shard,
-                caller,
-                call_request,
-                details,
-                payload,
-            } => {
+            ShardMsg::Invoke { realm, registration, callee, caller_shard, caller, call_request, details, payload } => {
                 let inv = dealer::Invoke {
                     realm,
                     registration,
@@ -234,9 +225,7 @@ impl Router {
                 };
                 self.on_invoke(inv, sink)
             }
-            ShardMsg::CallDone { caller, call_request, outcome } => {
-                self.on_call_done(caller, call_request, outcome)
-            }
+            ShardMsg::CallDone { caller, call_request, outcome } => self.on_call_done(caller, call_request, outcome),
             ShardMsg::Adopt { .. } | ShardMsg::Shutdown => {}
         }
     }
@@ -300,10 +289,8 @@ impl Router {
     fn on_goodbye(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         let Some(state) = self.sessions.get(key.0).map(|s| s.state) else { return };
         if state == State::Established {
-            let reply = Message::Goodbye(msg::Goodbye {
-                details: Dict::new(),
-                reason: ErrorUri::GoodbyeAndOut.uri().into(),
-            });
+            let reply =
+                Message::Goodbye(msg::Goodbye { details: Dict::new(), reason: ErrorUri::GoodbyeAndOut.uri().into() });
             self.send(key, &reply, MessageClass::Control);
         }
         self.close_quietly(key, sink);
@@ -362,14 +349,8 @@ impl Router {
         }
         for (reg, (procedure, policy)) in regs {
             let home = home_shard(realm, &procedure, policy, self.shards);
-            let leave = ShardMsg::RegLeave {
-                realm,
-                procedure,
-                policy,
-                registration: reg,
-                from: self.shard,
-                session: id,
-            };
+            let leave =
+                ShardMsg::RegLeave { realm, procedure, policy, registration: reg, from: self.shard, session: id };
             sink.to_shard(home, leave);
         }
         for p in invocations {

@@ -79,22 +79,9 @@ impl CallOutcome {
 pub enum ShardMsg {
     /// To the home shard: shard `from` got its first local subscriber using `serializer` for
     /// (topic, policy). The home shard answers with a `SubApply` to every shard, acked to `from`.
-    SubJoin {
-        realm: RealmIdx,
-        topic: Arc<str>,
-        policy: MatchPolicy,
-        serializer: Serializer,
-        from: ShardId,
-        token: u64,
-    },
+    SubJoin { realm: RealmIdx, topic: Arc<str>, policy: MatchPolicy, serializer: Serializer, from: ShardId, token: u64 },
     /// To the home shard: shard `from` lost its last local subscriber using `serializer`.
-    SubLeave {
-        realm: RealmIdx,
-        topic: Arc<str>,
-        policy: MatchPolicy,
-        serializer: Serializer,
-        from: ShardId,
-    },
+    SubLeave { realm: RealmIdx, topic: Arc<str>, policy: MatchPolicy, serializer: Serializer, from: ShardId },
     /// From the home shard to every shard: the set of (shard, serializer) pairs with subscribers
     /// of this subscription changed; an empty set deletes it. `ack` names the shard waiting for
     /// the acknowledgment and its token.
@@ -110,23 +97,9 @@ pub enum ShardMsg {
     /// To the requesting shard: this shard applied the change `token`, whose id is `id`.
     Applied { token: u64, id: Id },
     /// To the home shard: session `session` on shard `from` registers (procedure, policy).
-    RegJoin {
-        realm: RealmIdx,
-        procedure: Arc<str>,
-        policy: MatchPolicy,
-        from: ShardId,
-        session: Id,
-        token: u64,
-    },
+    RegJoin { realm: RealmIdx, procedure: Arc<str>, policy: MatchPolicy, from: ShardId, session: Id, token: u64 },
     /// To the home shard: the callee `session` on `from` no longer serves `registration`.
-    RegLeave {
-        realm: RealmIdx,
-        procedure: Arc<str>,
-        policy: MatchPolicy,
-        registration: Id,
-        from: ShardId,
-        session: Id,
-    },
+    RegLeave { realm: RealmIdx, procedure: Arc<str>, policy: MatchPolicy, registration: Id, from: ShardId, session: Id },
     /// From the home shard to every shard: the callees of a registration; empty deletes it.
     RegApply {
         realm: RealmIdx,

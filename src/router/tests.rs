@@ -625,7 +625,12 @@ fn registered_precedes_every_invocation() {
             if !called && sim.routers[0].dealer[0].replica.get("com.race", MatchPolicy::Exact).is_some() {
                 called = true;
                 let req = Sim::request(&mut caller);
-                let call = m::Call { request: req, options: Dict::new(), procedure: "com.race".into(), payload: Payload::Empty };
+                let call = m::Call {
+                    request: req,
+                    options: Dict::new(),
+                    procedure: "com.race".into(),
+                    payload: Payload::Empty,
+                };
                 let ck = caller.key;
                 sim.with_router(0, |r, s| r.on_message(ck, Message::Call(call), s));
             }
@@ -655,7 +660,10 @@ fn shutdown_says_goodbye_with_system_shutdown() {
         sim.routers[0].shutdown();
         let Message::Goodbye(g) = one(&c) else { panic!("unexpected message") };
         assert_eq!(g.reason, "wamp.close.system_shutdown");
-        sim.send(&c, Message::Goodbye(m::Goodbye { details: Dict::new(), reason: "wamp.close.goodbye_and_out".into() }));
+        sim.send(
+            &c,
+            Message::Goodbye(m::Goodbye { details: Dict::new(), reason: "wamp.close.goodbye_and_out".into() }),
+        );
         assert!(recv(&c).is_empty());
         assert!(c.outbox.is_closing());
     });

@@ -61,11 +61,7 @@ impl<T> Default for UriTrie<T> {
 impl<T> UriTrie<T> {
     /// An empty trie.
     pub fn new() -> Self {
-        UriTrie {
-            exact: Map::default(),
-            root: Node::new(),
-            len: 0,
-        }
+        UriTrie { exact: Map::default(), root: Node::new(), len: 0 }
     }
 
     /// Number of `(pattern, policy)` entries.
@@ -264,11 +260,7 @@ impl<T> UriTrie<T> {
     /// strings, so it is meant for listings (the meta API), not for the per-message path.
     pub fn iter(&self) -> impl Iterator<Item = (String, MatchPolicy, &T)> + '_ {
         let mut entries = Vec::with_capacity(self.len);
-        entries.extend(
-            self.exact
-                .iter()
-                .map(|(pattern, value)| (pattern.to_string(), MatchPolicy::Exact, value)),
-        );
+        entries.extend(self.exact.iter().map(|(pattern, value)| (pattern.to_string(), MatchPolicy::Exact, value)));
         let mut stack = vec![(&self.root, String::new(), 0usize)];
         while let Some((node, path, depth)) = stack.pop() {
             let join = |component: &str| {
@@ -328,38 +320,23 @@ impl<'a> Route<'a> {
     fn new(pattern: &'a str, policy: MatchPolicy) -> Option<Route<'a>> {
         match policy {
             MatchPolicy::Exact => None,
-            MatchPolicy::Wildcard => Some(Route {
-                head: Some(pattern),
-                wildcard: true,
-                slot: Slot::Terminal,
-            }),
+            MatchPolicy::Wildcard => Some(Route { head: Some(pattern), wildcard: true, slot: Slot::Terminal }),
             MatchPolicy::Prefix => Some(match pattern.rsplit_once('.') {
-                Some((head, last)) => Route {
-                    head: Some(head),
-                    wildcard: false,
-                    slot: Slot::Partial(last),
-                },
-                None => Route {
-                    head: None,
-                    wildcard: false,
-                    slot: Slot::Partial(pattern),
-                },
+                Some((head, last)) => Route { head: Some(head), wildcard: false, slot: Slot::Partial(last) },
+                None => Route { head: None, wildcard: false, slot: Slot::Partial(pattern) },
             }),
         }
     }
 
     fn edges(self) -> impl Iterator<Item = Edge<'a>> {
         let wildcard = self.wildcard;
-        self.head
-            .into_iter()
-            .flat_map(|head| head.split('.'))
-            .map(move |component| {
-                if wildcard && component.is_empty() {
-                    Edge::Wildcard
-                } else {
-                    Edge::Literal(component)
-                }
-            })
+        self.head.into_iter().flat_map(|head| head.split('.')).map(move |component| {
+            if wildcard && component.is_empty() {
+                Edge::Wildcard
+            } else {
+                Edge::Literal(component)
+            }
+        })
     }
 }
 
@@ -412,10 +389,7 @@ impl<T> Node<T> {
 
     fn child_or_insert(&mut self, edge: Edge<'_>) -> &mut Node<T> {
         match edge {
-            Edge::Literal(component) => self
-                .literal
-                .entry(component.into())
-                .or_insert_with(Node::new),
+            Edge::Literal(component) => self.literal.entry(component.into()).or_insert_with(Node::new),
             Edge::Wildcard => self.wildcard.get_or_insert_with(|| Box::new(Node::new())),
         }
     }
@@ -440,10 +414,7 @@ impl<T> Node<T> {
     fn insert_partial(&mut self, last: &str, value: T) -> Option<T> {
         let old = self.partial.insert(last.into(), value);
         if old.is_none() {
-            match self
-                .partial_lens
-                .binary_search_by_key(&last.len(), |&(len, _)| len)
-            {
+            match self.partial_lens.binary_search_by_key(&last.len(), |&(len, _)| len) {
                 Ok(at) => self.partial_lens[at].1 += 1,
                 Err(at) => self.partial_lens.insert(at, (last.len(), 1)),
             }
@@ -453,10 +424,7 @@ impl<T> Node<T> {
 
     fn remove_partial(&mut self, last: &str) -> Option<T> {
         let removed = self.partial.remove(last)?;
-        if let Ok(at) = self
-            .partial_lens
-            .binary_search_by_key(&last.len(), |&(len, _)| len)
-        {
+        if let Ok(at) = self.partial_lens.binary_search_by_key(&last.len(), |&(len, _)| len) {
             self.partial_lens[at].1 -= 1;
             if self.partial_lens[at].1 == 0 {
                 self.partial_lens.remove(at);
@@ -467,10 +435,7 @@ impl<T> Node<T> {
 
     /// The partial entries that are a prefix of `component`, shortest first: one lookup per
     /// distinct key length, none at all on a node without partial entries.
-    fn partials_of<'s, 'c>(
-        &'s self,
-        component: &'c str,
-    ) -> impl DoubleEndedIterator<Item = &'s T> + use<'s, 'c, T> {
+    fn partials_of<'s, 'c>(&'s self, component: &'c str) -> impl DoubleEndedIterator<Item = &'s T> + use<'s, 'c, T> {
         self.partial_lens
             .iter()
             .filter_map(move |&(len, _)| component.get(..len))
@@ -481,12 +446,7 @@ impl<T> Node<T> {
     /// child at every depth. Calls `on_value` with each wildcard entry whose components match the
     /// whole URI and, if `with_prefixes`, with each prefix entry matching the URI; stops as soon
     /// as `on_value` returns `Break`.
-    fn walk<'n>(
-        &'n self,
-        uri: &str,
-        with_prefixes: bool,
-        mut on_value: impl FnMut(&'n T) -> ControlFlow<()>,
-    ) {
+    fn walk<'n>(&'n self, uri: &str, with_prefixes: bool, mut on_value: impl FnMut(&'n T) -> ControlFlow<()>) {
         let mut pending = Branches::new();
         pending.push((self, Some(uri)));
         while let Some((mut node, mut rest)) = pending.pop() {
@@ -550,11 +510,7 @@ struct Branches<'n, 'u, T> {
 
 impl<'n, 'u, T> Branches<'n, 'u, T> {
     fn new() -> Self {
-        Branches {
-            inline: [None; INLINE_BRANCHES],
-            inline_len: 0,
-            spilled: Vec::new(),
-        }
+        Branches { inline: [None; INLINE_BRANCHES], inline_len: 0, spilled: Vec::new() }
     }
 
     fn push(&mut self, branch: Branch<'n, 'u, T>) {

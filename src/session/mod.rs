@@ -125,9 +125,7 @@ pub fn hello_has_roles(details: &Dict) -> bool {
 /// The WELCOME.Details the router sends: its roles with exactly the features implemented, the
 /// agent, and the authentication outcome.
 pub fn welcome_details(authid: &str, authrole: &str) -> Dict {
-    let broker_features = Dict::new()
-        .with("publisher_exclusion", true)
-        .with("pattern_based_subscription", true);
+    let broker_features = Dict::new().with("publisher_exclusion", true).with("pattern_based_subscription", true);
     let dealer_features = Dict::new().with("pattern_based_registration", true);
     let roles = Dict::new()
         .with("broker", Dict::new().with("features", broker_features))

@@ -163,7 +163,7 @@ fn wake(inner: &mut Inner) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::task::Waker;

@@ -28,7 +28,12 @@ pub(super) const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 const SPILL_BACKOFF: Duration = Duration::from_micros(200);
 
 /// Serves one accepted socket until it closes.
-pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<TransportConfig>, hello_timeout: Duration) {
+pub(super) async fn serve(
+    socket: Socket,
+    shard: Rc<RefCell<Shard>>,
+    tcfg: Rc<TransportConfig>,
+    hello_timeout: Duration,
+) {
     let conn = match transport::accept(socket, &tcfg).await {
         Ok(c) => c,
         Err(e) => {

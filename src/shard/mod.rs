@@ -192,7 +192,9 @@ impl Server {
         let stopping = Arc::new(AtomicBool::new(false));
         let mut unix = Vec::new();
         for (index, (listener, shards)) in unix_listeners {
-            let handle = listener.try_clone().map_err(|source| ShardError::Listen { addr: format!("{:?}", addrs[index]), source })?;
+            let handle = listener
+                .try_clone()
+                .map_err(|source| ShardError::Listen { addr: format!("{:?}", addrs[index]), source })?;
             let (doors, stopping) = (doors.clone(), stopping.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("wampyard-unix-{index}"))
@@ -425,7 +427,13 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Trans
     }
 }
 
-fn adopt(fd: OwnedFd, listener: usize, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>], hello_timeout: Duration) {
+fn adopt(
+    fd: OwnedFd,
+    listener: usize,
+    shard: &Rc<RefCell<Shard>>,
+    tcfgs: &[Rc<TransportConfig>],
+    hello_timeout: Duration,
+) {
     // SAFETY: `fd` is a connected Unix stream socket that the acceptor thread gave up; this shard
     // is its only owner from here on.
     let stream = unsafe { UnixStream::from_raw_fd(fd.into_raw_fd()) };

@@ -158,15 +158,10 @@ impl TransportError {
     /// True if the error is a message over a size limit (incoming or outgoing).
     pub fn is_too_large(&self) -> bool {
         match self {
-            TransportError::RawSocket(FrameError::TooLarge { .. } | FrameError::BadLength(_)) => {
-                true
+            TransportError::RawSocket(FrameError::TooLarge { .. } | FrameError::BadLength(_)) => true,
+            TransportError::WebSocket(e) => {
+                matches!(**e, tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong { .. }))
             }
-            TransportError::WebSocket(e) => matches!(
-                **e,
-                tungstenite::Error::Capacity(
-                    tungstenite::error::CapacityError::MessageTooLong { .. }
-                )
-            ),
             _ => false,
         }
     }
@@ -202,10 +197,7 @@ impl Connection {
     pub fn split(self) -> (ConnectionReader, ConnectionWriter) {
         match self.io {
             ConnectionIo::Raw(socket) => (
-                ConnectionReader(ReaderIo::Raw(RawReader::new(
-                    socket.clone(),
-                    self.max_incoming,
-                ))),
+                ConnectionReader(ReaderIo::Raw(RawReader::new(socket.clone(), self.max_incoming))),
                 ConnectionWriter(WriterIo::Raw(RawWriter::new(socket, self.max_outgoing))),
             ),
             ConnectionIo::Ws(ws, socket) => {
@@ -275,10 +267,7 @@ impl ConnectionWriter {
 
 /// Runs the opening handshake on a new connection, within `cfg.handshake_timeout`. The first byte
 /// picks the transport: 0x7F is RawSocket, anything else is taken as an HTTP upgrade request.
-pub async fn accept(
-    stream: impl Into<Socket>,
-    cfg: &TransportConfig,
-) -> Result<Connection, TransportError> {
+pub async fn accept(stream: impl Into<Socket>, cfg: &TransportConfig) -> Result<Connection, TransportError> {
     let socket = stream.into();
     let limit = cfg.handshake_timeout;
     future::or(handshake(socket, cfg), async move {

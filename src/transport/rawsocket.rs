@@ -76,10 +76,7 @@ impl BadHandshake {
 }
 
 /// Parses a client's handshake; `allowed` lists the serializers this listener accepts.
-pub fn parse_handshake(
-    octets: [u8; HANDSHAKE_LEN],
-    allowed: &[Serializer],
-) -> Result<ClientHandshake, BadHandshake> {
+pub fn parse_handshake(octets: [u8; HANDSHAKE_LEN], allowed: &[Serializer]) -> Result<ClientHandshake, BadHandshake> {
     let [magic, length_and_serializer, reserved1, reserved2] = octets;
     if magic != MAGIC {
         return Err(BadHandshake::BadMagic(magic));
@@ -92,10 +89,7 @@ pub fn parse_handshake(
     let serializer = Serializer::from_rawsocket_id(id)
         .filter(|ser| allowed.contains(ser))
         .ok_or(BadHandshake::UnsupportedSerializer(id))?;
-    Ok(ClientHandshake {
-        serializer,
-        max_len: max_len_for_exponent(exponent),
-    })
+    Ok(ClientHandshake { serializer, max_len: max_len_for_exponent(exponent) })
 }
 
 /// The message length a handshake exponent stands for: 2^(9+L), with `L` clamped to
@@ -116,12 +110,7 @@ pub fn length_exponent(max_message_size: usize) -> u8 {
 
 /// The router's successful reply: its own receive limit and the client's serializer.
 pub fn handshake_reply(max_message_size: usize, serializer: Serializer) -> [u8; HANDSHAKE_LEN] {
-    [
-        MAGIC,
-        (length_exponent(max_message_size) << 4) | serializer.rawsocket_id(),
-        0,
-        0,
-    ]
+    [MAGIC, (length_exponent(max_message_size) << 4) | serializer.rawsocket_id(), 0, 0]
 }
 
 /// The router's error reply with code `code` (one of the `ERROR_*` constants).
@@ -209,10 +198,7 @@ pub fn parse_frame_header(octets: [u8; HEADER_LEN]) -> Result<FrameHeader, Frame
 /// Encodes the header of a frame carrying `len` payload bytes.
 pub fn encode_frame_header(kind: FrameType, len: usize) -> Result<[u8; HEADER_LEN], FrameError> {
     if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge {
-            len,
-            max: MAX_FRAME_LEN,
-        });
+        return Err(FrameError::TooLarge { len, max: MAX_FRAME_LEN });
     }
     if len == MAX_FRAME_LEN {
         return Ok([0x08 | kind.bits(), 0, 0, 0]);
@@ -222,11 +208,7 @@ pub fn encode_frame_header(kind: FrameType, len: usize) -> Result<[u8; HEADER_LE
 }
 
 /// Appends one whole frame (header and payload) to `out`; nothing is appended on error.
-pub fn encode_frame_into(
-    kind: FrameType,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), FrameError> {
+pub fn encode_frame_into(kind: FrameType, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     let header = encode_frame_header(kind, payload.len())?;
     out.reserve(HEADER_LEN + payload.len());
     out.extend_from_slice(&header);
@@ -259,10 +241,7 @@ pub fn decode_frame(buf: &mut BytesMut, max_len: usize) -> Result<Decoded, Frame
     };
     let header = parse_frame_header([b0, b1, b2, b3])?;
     if header.len > max_len {
-        return Err(FrameError::TooLarge {
-            len: header.len,
-            max: max_len,
-        });
+        return Err(FrameError::TooLarge { len: header.len, max: max_len });
     }
     let needed = HEADER_LEN + header.len;
     if buf.len() < needed {
@@ -270,10 +249,7 @@ pub fn decode_frame(buf: &mut BytesMut, max_len: usize) -> Result<Decoded, Frame
     }
     let mut frame = buf.split_to(needed);
     let payload = frame.split_off(HEADER_LEN).freeze();
-    Ok(Decoded::Frame {
-        kind: header.kind,
-        payload,
-    })
+    Ok(Decoded::Frame { kind: header.kind, payload })
 }
 
 #[cfg(test)]
@@ -286,29 +262,11 @@ mod tests {
     #[test]
     fn valid_handshake_yields_serializer_and_client_limit() {
         let hs = parse_handshake([0x7F, 0xF1, 0, 0], ALL).unwrap();
-        assert_eq!(
-            hs,
-            ClientHandshake {
-                serializer: Serializer::Json,
-                max_len: 1 << 24
-            }
-        );
+        assert_eq!(hs, ClientHandshake { serializer: Serializer::Json, max_len: 1 << 24 });
         let hs = parse_handshake([0x7F, 0x02, 0, 0], ALL).unwrap();
-        assert_eq!(
-            hs,
-            ClientHandshake {
-                serializer: Serializer::MsgPack,
-                max_len: 512
-            }
-        );
+        assert_eq!(hs, ClientHandshake { serializer: Serializer::MsgPack, max_len: 512 });
         let hs = parse_handshake([0x7F, 0xB3, 0, 0], ALL).unwrap();
-        assert_eq!(
-            hs,
-            ClientHandshake {
-                serializer: Serializer::Cbor,
-                max_len: 1 << 20
-            }
-        );
+        assert_eq!(hs, ClientHandshake { serializer: Serializer::Cbor, max_len: 1 << 20 });
     }
 
     #[test]
@@ -364,22 +322,10 @@ mod tests {
 
     #[test]
     fn replies_carry_own_limit_and_serializer_or_error_code() {
-        assert_eq!(
-            handshake_reply(1 << 20, Serializer::Json),
-            [0x7F, 0xB1, 0, 0]
-        );
-        assert_eq!(
-            handshake_reply(1 << 24, Serializer::Cbor),
-            [0x7F, 0xF3, 0, 0]
-        );
-        assert_eq!(
-            handshake_error_reply(ERROR_RESERVED_BITS),
-            [0x7F, 0x30, 0, 0]
-        );
-        assert_eq!(
-            handshake_error_reply(ERROR_SERIALIZER_UNSUPPORTED),
-            [0x7F, 0x10, 0, 0]
-        );
+        assert_eq!(handshake_reply(1 << 20, Serializer::Json), [0x7F, 0xB1, 0, 0]);
+        assert_eq!(handshake_reply(1 << 24, Serializer::Cbor), [0x7F, 0xF3, 0, 0]);
+        assert_eq!(handshake_error_reply(ERROR_RESERVED_BITS), [0x7F, 0x30, 0, 0]);
+        assert_eq!(handshake_error_reply(ERROR_SERIALIZER_UNSUPPORTED), [0x7F, 0x10, 0, 0]);
     }
 
     #[test]
@@ -387,105 +333,54 @@ mod tests {
         for kind in [FrameType::Message, FrameType::Ping, FrameType::Pong] {
             for len in [0, 1, 255, 256, 65_535, 65_536, (1 << 24) - 1, 1 << 24] {
                 let header = encode_frame_header(kind, len).unwrap();
-                assert_eq!(
-                    parse_frame_header(header).unwrap(),
-                    FrameHeader { kind, len }
-                );
+                assert_eq!(parse_frame_header(header).unwrap(), FrameHeader { kind, len });
             }
         }
-        assert_eq!(
-            encode_frame_header(FrameType::Ping, 0x01_0203).unwrap(),
-            [1, 1, 2, 3]
-        );
+        assert_eq!(encode_frame_header(FrameType::Ping, 0x01_0203).unwrap(), [1, 1, 2, 3]);
     }
 
     #[test]
     fn exactly_16_mib_uses_the_x_bit() {
-        assert_eq!(
-            encode_frame_header(FrameType::Message, 1 << 24).unwrap(),
-            [0x08, 0, 0, 0]
-        );
-        assert_eq!(
-            encode_frame_header(FrameType::Pong, 1 << 24).unwrap(),
-            [0x0A, 0, 0, 0]
-        );
+        assert_eq!(encode_frame_header(FrameType::Message, 1 << 24).unwrap(), [0x08, 0, 0, 0]);
+        assert_eq!(encode_frame_header(FrameType::Pong, 1 << 24).unwrap(), [0x0A, 0, 0, 0]);
         let header = parse_frame_header([0x08, 0, 0, 0]).unwrap();
-        assert_eq!(
-            header,
-            FrameHeader {
-                kind: FrameType::Message,
-                len: 1 << 24
-            }
-        );
+        assert_eq!(header, FrameHeader { kind: FrameType::Message, len: 1 << 24 });
     }
 
     #[test]
     fn over_16_mib_cannot_be_encoded_or_decoded() {
         let err = encode_frame_header(FrameType::Message, (1 << 24) + 1).unwrap_err();
-        assert_eq!(
-            err,
-            FrameError::TooLarge {
-                len: (1 << 24) + 1,
-                max: 1 << 24
-            }
-        );
-        assert_eq!(
-            parse_frame_header([0x08, 0, 0, 1]),
-            Err(FrameError::BadLength((1 << 24) + 1))
-        );
-        assert_eq!(
-            parse_frame_header([0x08, 0xFF, 0xFF, 0xFF]),
-            Err(FrameError::BadLength((1 << 25) - 1))
-        );
+        assert_eq!(err, FrameError::TooLarge { len: (1 << 24) + 1, max: 1 << 24 });
+        assert_eq!(parse_frame_header([0x08, 0, 0, 1]), Err(FrameError::BadLength((1 << 24) + 1)));
+        assert_eq!(parse_frame_header([0x08, 0xFF, 0xFF, 0xFF]), Err(FrameError::BadLength((1 << 25) - 1)));
     }
 
     #[test]
     fn reserved_header_bits_are_rejected() {
         for flags in [0x10, 0x80, 0xF0] {
-            assert_eq!(
-                parse_frame_header([flags, 0, 0, 1]),
-                Err(FrameError::ReservedBits(flags >> 4))
-            );
+            assert_eq!(parse_frame_header([flags, 0, 0, 1]), Err(FrameError::ReservedBits(flags >> 4)));
         }
     }
 
     #[test]
     fn reserved_frame_types_are_rejected() {
         for kind in 3..=7 {
-            assert_eq!(
-                parse_frame_header([kind, 0, 0, 1]),
-                Err(FrameError::BadFrameType(kind))
-            );
+            assert_eq!(parse_frame_header([kind, 0, 0, 1]), Err(FrameError::BadFrameType(kind)));
         }
     }
 
     #[test]
     fn decoder_waits_for_whole_header_and_payload() {
         let mut buf = BytesMut::new();
-        assert_eq!(
-            decode_frame(&mut buf, 1024),
-            Ok(Decoded::Incomplete { needed: 4 })
-        );
+        assert_eq!(decode_frame(&mut buf, 1024), Ok(Decoded::Incomplete { needed: 4 }));
         buf.extend_from_slice(&[0, 0, 0]);
-        assert_eq!(
-            decode_frame(&mut buf, 1024),
-            Ok(Decoded::Incomplete { needed: 4 })
-        );
+        assert_eq!(decode_frame(&mut buf, 1024), Ok(Decoded::Incomplete { needed: 4 }));
         buf.extend_from_slice(&[5, b'h', b'e']);
-        assert_eq!(
-            decode_frame(&mut buf, 1024),
-            Ok(Decoded::Incomplete { needed: 9 })
-        );
+        assert_eq!(decode_frame(&mut buf, 1024), Ok(Decoded::Incomplete { needed: 9 }));
         assert_eq!(buf.len(), 6);
         buf.extend_from_slice(b"llo");
         let frame = decode_frame(&mut buf, 1024).unwrap();
-        assert_eq!(
-            frame,
-            Decoded::Frame {
-                kind: FrameType::Message,
-                payload: Bytes::from_static(b"hello")
-            }
-        );
+        assert_eq!(frame, Decoded::Frame { kind: FrameType::Message, payload: Bytes::from_static(b"hello") });
         assert!(buf.is_empty());
     }
 
@@ -525,18 +420,9 @@ mod tests {
     #[test]
     fn frame_over_negotiated_length_is_rejected_before_its_payload() {
         let mut buf = BytesMut::from(&[0u8, 0, 4, 1][..]);
-        assert_eq!(
-            decode_frame(&mut buf, 1024),
-            Err(FrameError::TooLarge {
-                len: 1025,
-                max: 1024
-            })
-        );
+        assert_eq!(decode_frame(&mut buf, 1024), Err(FrameError::TooLarge { len: 1025, max: 1024 }));
         let mut buf = BytesMut::from(&[0u8, 0, 4, 0][..]);
-        assert_eq!(
-            decode_frame(&mut buf, 1024),
-            Ok(Decoded::Incomplete { needed: 1028 })
-        );
+        assert_eq!(decode_frame(&mut buf, 1024), Ok(Decoded::Incomplete { needed: 1028 }));
     }
 
     #[test]
@@ -554,10 +440,7 @@ mod tests {
         let mut buf = BytesMut::from(&wire[..4]);
         assert_eq!(
             decode_frame(&mut buf, (1 << 24) - 1),
-            Err(FrameError::TooLarge {
-                len: 1 << 24,
-                max: (1 << 24) - 1
-            })
+            Err(FrameError::TooLarge { len: 1 << 24, max: (1 << 24) - 1 })
         );
     }
 

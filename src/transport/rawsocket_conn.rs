@@ -45,27 +45,21 @@ pub(crate) async fn handshake(
     cfg: &TransportConfig,
 ) -> Result<(ClientHandshake, usize), TransportError> {
     let mut octets = [0u8; rawsocket::HANDSHAKE_LEN];
-    socket
-        .read_exact(&mut octets)
-        .await
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => TransportError::Handshake(HandshakeError::Eof),
-            _ => TransportError::Io(e),
-        })?;
+    socket.read_exact(&mut octets).await.map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => TransportError::Handshake(HandshakeError::Eof),
+        _ => TransportError::Io(e),
+    })?;
     match rawsocket::parse_handshake(octets, &cfg.serializers) {
         Ok(client) => {
             let reply = rawsocket::handshake_reply(cfg.max_message_size, client.serializer);
             socket.write_all(&reply).await?;
             socket.flush().await?;
-            let own_limit =
-                rawsocket::max_len_for_exponent(rawsocket::length_exponent(cfg.max_message_size));
+            let own_limit = rawsocket::max_len_for_exponent(rawsocket::length_exponent(cfg.max_message_size));
             Ok((client, own_limit))
         }
         Err(refusal) => {
             if let Some(code) = refusal.reply_code() {
-                socket
-                    .write_all(&rawsocket::handshake_error_reply(code))
-                    .await?;
+                socket.write_all(&rawsocket::handshake_error_reply(code)).await?;
                 socket.flush().await?;
                 socket.close().await?;
             }
@@ -84,28 +78,15 @@ pub(crate) struct RawReader {
 
 impl RawReader {
     pub(crate) fn new(socket: SharedSocket, max_len: usize) -> RawReader {
-        RawReader {
-            socket,
-            buf: BytesMut::new(),
-            max_len,
-        }
+        RawReader { socket, buf: BytesMut::new(), max_len }
     }
 
     pub(crate) async fn next(&mut self) -> Result<Option<Incoming>, TransportError> {
         loop {
             match rawsocket::decode_frame(&mut self.buf, self.max_len)? {
-                Decoded::Frame {
-                    kind: FrameType::Message,
-                    payload,
-                } => return Ok(Some(Incoming::Message(payload))),
-                Decoded::Frame {
-                    kind: FrameType::Ping,
-                    payload,
-                } => return Ok(Some(Incoming::Ping(payload))),
-                Decoded::Frame {
-                    kind: FrameType::Pong,
-                    ..
-                } => {}
+                Decoded::Frame { kind: FrameType::Message, payload } => return Ok(Some(Incoming::Message(payload))),
+                Decoded::Frame { kind: FrameType::Ping, payload } => return Ok(Some(Incoming::Ping(payload))),
+                Decoded::Frame { kind: FrameType::Pong, .. } => {}
                 Decoded::Incomplete { needed } => {
                     if poll_fn(|cx| self.poll_fill(cx, needed)).await? == 0 {
                         return if self.buf.is_empty() {
@@ -150,11 +131,7 @@ pub(crate) struct RawWriter {
 
 impl RawWriter {
     pub(crate) fn new(socket: SharedSocket, max_outgoing: usize) -> RawWriter {
-        RawWriter {
-            socket,
-            buf: Vec::new(),
-            max_outgoing,
-        }
+        RawWriter { socket, buf: Vec::new(), max_outgoing }
     }
 
     pub(crate) async fn send(&mut self, frames: &[OutFrame]) -> Result<(), TransportError> {
@@ -168,10 +145,7 @@ impl RawWriter {
                 OutFrame::Pong(payload) => (FrameType::Pong, payload),
             };
             if payload.len() > self.max_outgoing {
-                let err = FrameError::TooLarge {
-                    len: payload.len(),
-                    max: self.max_outgoing,
-                };
+                let err = FrameError::TooLarge { len: payload.len(), max: self.max_outgoing };
                 return Err(err.into());
             }
             rawsocket::encode_frame_into(kind, payload, &mut self.buf)?;

@@ -73,11 +73,7 @@ impl Socket {
 }
 
 impl AsyncRead for Socket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Socket::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Socket::Unix(s) => Pin::new(s).poll_read(cx, buf),
@@ -86,11 +82,7 @@ impl AsyncRead for Socket {
 }
 
 impl AsyncWrite for Socket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Socket::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Socket::Unix(s) => Pin::new(s).poll_write(cx, buf),
@@ -125,10 +117,7 @@ impl SharedSocket {
         SharedSocket(Rc::new(RefCell::new(socket)))
     }
 
-    fn with<R>(
-        &self,
-        f: impl FnOnce(Pin<&mut Socket>) -> Poll<io::Result<R>>,
-    ) -> Poll<io::Result<R>> {
+    fn with<R>(&self, f: impl FnOnce(Pin<&mut Socket>) -> Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match self.0.try_borrow_mut() {
             Ok(mut socket) => f(Pin::new(&mut *socket)),
             Err(_) => Poll::Ready(Err(io::Error::other("socket re-entered during a poll"))),
@@ -137,21 +126,13 @@ impl SharedSocket {
 }
 
 impl AsyncRead for SharedSocket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.with(|s| s.poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for SharedSocket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.with(|s| s.poll_write(cx, buf))
     }
 

@@ -31,8 +31,7 @@ use crate::codec::Serializer;
 const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// The body of the HTTP 400 sent when no offered subprotocol is a WAMP one we accept.
-const NO_SUBPROTOCOL_BODY: &str =
-    "no supported WAMP subprotocol offered (wamp.2.json, wamp.2.msgpack, wamp.2.cbor)\n";
+const NO_SUBPROTOCOL_BODY: &str = "no supported WAMP subprotocol offered (wamp.2.json, wamp.2.msgpack, wamp.2.cbor)\n";
 
 /// The first subprotocol the client offers (in its order) that names an allowed serializer.
 /// Offers may come in several `Sec-WebSocket-Protocol` headers, each a comma-separated list.
@@ -63,18 +62,14 @@ pub(crate) async fn upgrade(
             return Err(refusal);
         };
         chosen.set(Some(ser));
-        response.headers_mut().insert(
-            SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(ser.subprotocol()),
-        );
+        response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(ser.subprotocol()));
         Ok(response)
     };
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(Some(cfg.max_message_size))
         .max_frame_size(Some(cfg.max_message_size));
-    let result =
-        async_tungstenite::accept_hdr_async_with_config(socket, callback, Some(config)).await;
+    let result = async_tungstenite::accept_hdr_async_with_config(socket, callback, Some(config)).await;
     match (result, chosen.get()) {
         (Ok(ws), Some(ser)) => Ok((ser, ws)),
         (Err(WsError::Http(_)), None) => Err(HandshakeError::NoSubprotocol.into()),
@@ -129,16 +124,8 @@ pub(crate) struct WsWriter {
 }
 
 impl WsWriter {
-    pub(crate) fn new(
-        tx: WebSocketSender<SharedSocket>,
-        socket: SharedSocket,
-        serializer: Serializer,
-    ) -> WsWriter {
-        WsWriter {
-            tx,
-            socket,
-            text: serializer.is_text(),
-        }
+    pub(crate) fn new(tx: WebSocketSender<SharedSocket>, socket: SharedSocket, serializer: Serializer) -> WsWriter {
+        WsWriter { tx, socket, text: serializer.is_text() }
     }
 
     /// Feeds every message to tungstenite (which frames them into its write buffer), then
@@ -149,38 +136,25 @@ impl WsWriter {
                 continue;
             };
             let message = if self.text {
-                let text = Utf8Bytes::try_from(payload.clone())
-                    .map_err(|e| ws_error(WsError::Utf8(e.to_string())))?;
+                let text = Utf8Bytes::try_from(payload.clone()).map_err(|e| ws_error(WsError::Utf8(e.to_string())))?;
                 Message::Text(text)
             } else {
                 Message::Binary(payload.clone())
             };
-            poll_fn(|cx| Pin::new(&mut self.tx).poll_ready(cx))
-                .await
-                .map_err(ws_error)?;
-            Pin::new(&mut self.tx)
-                .start_send(message)
-                .map_err(ws_error)?;
+            poll_fn(|cx| Pin::new(&mut self.tx).poll_ready(cx)).await.map_err(ws_error)?;
+            Pin::new(&mut self.tx).start_send(message).map_err(ws_error)?;
         }
-        poll_fn(|cx| Pin::new(&mut self.tx).poll_flush(cx))
-            .await
-            .map_err(ws_error)
+        poll_fn(|cx| Pin::new(&mut self.tx).poll_flush(cx)).await.map_err(ws_error)
     }
 
     /// Sends a close frame (1000, normal) and flushes it, within [`CLOSE_TIMEOUT`], then shuts
     /// down the write side. A peer that already closed is not an error.
     pub(crate) async fn close(&mut self) -> Result<(), TransportError> {
-        let frame = CloseFrame {
-            code: CloseCode::Normal,
-            reason: Utf8Bytes::from_static(""),
-        };
-        let sent = future::or(
-            async { self.tx.close(Some(frame)).await.map_err(ws_error) },
-            async {
-                glommio::timer::sleep(CLOSE_TIMEOUT).await;
-                Err(TransportError::Timeout(CLOSE_TIMEOUT))
-            },
-        )
+        let frame = CloseFrame { code: CloseCode::Normal, reason: Utf8Bytes::from_static("") };
+        let sent = future::or(async { self.tx.close(Some(frame)).await.map_err(ws_error) }, async {
+            glommio::timer::sleep(CLOSE_TIMEOUT).await;
+            Err(TransportError::Timeout(CLOSE_TIMEOUT))
+        })
         .await;
         let shut = self.socket.close().await;
         match sent {
@@ -206,24 +180,15 @@ mod tests {
     #[test]
     fn first_offered_wamp_subprotocol_wins() {
         let req = request(&["wamp.2.msgpack, wamp.2.json"]);
-        assert_eq!(
-            choose_subprotocol(&req, &Serializer::ALL),
-            Some(Serializer::MsgPack)
-        );
+        assert_eq!(choose_subprotocol(&req, &Serializer::ALL), Some(Serializer::MsgPack));
         let req = request(&["chat", "wamp.2.cbor,wamp.2.json"]);
-        assert_eq!(
-            choose_subprotocol(&req, &Serializer::ALL),
-            Some(Serializer::Cbor)
-        );
+        assert_eq!(choose_subprotocol(&req, &Serializer::ALL), Some(Serializer::Cbor));
     }
 
     #[test]
     fn disallowed_subprotocols_are_skipped() {
         let req = request(&["wamp.2.msgpack, wamp.2.json"]);
-        assert_eq!(
-            choose_subprotocol(&req, &[Serializer::Json]),
-            Some(Serializer::Json)
-        );
+        assert_eq!(choose_subprotocol(&req, &[Serializer::Json]), Some(Serializer::Json));
         assert_eq!(choose_subprotocol(&req, &[Serializer::Cbor]), None);
     }
 

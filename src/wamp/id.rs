@@ -122,7 +122,7 @@ mod tests {
         for _ in 0..1000 {
             for g in [&mut a, &mut b, &mut c] {
                 let id = g.next_id().get();
-                assert!(id >= 1 && id <= MAX_ID);
+                assert!((1..=MAX_ID).contains(&id));
                 assert!(seen.insert(id));
             }
         }

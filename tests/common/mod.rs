@@ -232,21 +232,22 @@ impl Client {
         self.send_bytes(&bytes);
     }
 
-    /// Sends one message's bytes as they are (for malformed input).
+    /// Sends one message's bytes as they are (for malformed input). A write the router cuts
+    /// short is not an error here: tests check the outcome by reading.
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         match &mut self.wire {
             Wire::Raw(s) => {
                 let len = bytes.len();
                 let mut frame = vec![0, (len >> 16) as u8, (len >> 8) as u8, len as u8];
                 frame.extend_from_slice(bytes);
-                s.write_all(&frame).unwrap();
+                let _ = s.write_all(&frame);
             }
             Wire::Ws(ws) => {
                 let msg = match self.ser {
                     Serializer::Json => WsMessage::Text(String::from_utf8_lossy(bytes).into_owned().into()),
                     _ => WsMessage::Binary(Bytes::copy_from_slice(bytes)),
                 };
-                ws.send(msg).unwrap();
+                let _ = ws.send(msg);
             }
         }
     }

@@ -102,9 +102,7 @@ fn every_matching_entry_is_reported_once() {
         ("com.a.", Wildcard),
         ("com.a.c", Wildcard),
     ]);
-    let mut expected = vec![
-        "com.a.b", "com", "com.a", "com.a.", "com.a.b", "com..b", "..b", "com.a.",
-    ];
+    let mut expected = vec!["com.a.b", "com", "com.a", "com.a.", "com.a.b", "com..b", "..b", "com.a."];
     expected.sort();
     assert_eq!(matches(&trie, "com.a.b"), expected);
 }
@@ -158,12 +156,7 @@ fn best_match_prefers_exact_then_prefix_then_wildcard() {
 
 #[test]
 fn best_match_takes_the_longest_matching_prefix() {
-    let trie = trie_of(&[
-        ("a1.b2", Prefix),
-        ("a1.b2.c3", Prefix),
-        ("a1.b2.c3.d", Prefix),
-        ("a", Prefix),
-    ]);
+    let trie = trie_of(&[("a1.b2", Prefix), ("a1.b2.c3", Prefix), ("a1.b2.c3.d", Prefix), ("a", Prefix)]);
     assert_eq!(best(&trie, "a1.b2.c3.d4"), Some(("a1.b2.c3.d", Prefix)));
     assert_eq!(best(&trie, "a1.b2.c98.d4"), Some(("a1.b2", Prefix)));
     assert_eq!(best(&trie, "a1.b3"), Some(("a", Prefix)));
@@ -185,33 +178,18 @@ fn best_match_follows_the_spec_examples() {
         ("a1.b2..d4.e5..g7", Wildcard),
         ("a1.b2..d4..f6.g7", Wildcard),
     ]);
-    assert_eq!(
-        best(&trie, "a1.b2.c3.d4.e55"),
-        Some(("a1.b2.c3.d4.e55", Exact))
-    );
+    assert_eq!(best(&trie, "a1.b2.c3.d4.e55"), Some(("a1.b2.c3.d4.e55", Exact)));
     assert_eq!(best(&trie, "a1.b2.c3.d98.e74"), Some(("a1.b2.c3", Prefix)));
-    assert_eq!(
-        best(&trie, "a1.b2.c3.d4.e325"),
-        Some(("a1.b2.c3.d4", Prefix))
-    );
-    assert_eq!(
-        best(&trie, "a1.b2.c55.d4.e5"),
-        Some(("a1.b2..d4.e5", Wildcard))
-    );
-    assert_eq!(
-        best(&trie, "a1.b2.c88.d4.e5.f6.g7"),
-        Some(("a1.b2..d4.e5..g7", Wildcard))
-    );
+    assert_eq!(best(&trie, "a1.b2.c3.d4.e325"), Some(("a1.b2.c3.d4", Prefix)));
+    assert_eq!(best(&trie, "a1.b2.c55.d4.e5"), Some(("a1.b2..d4.e5", Wildcard)));
+    assert_eq!(best(&trie, "a1.b2.c88.d4.e5.f6.g7"), Some(("a1.b2..d4.e5..g7", Wildcard)));
     assert_eq!(best(&trie, "a2.b2.c2.d2.e2"), None);
 }
 
 #[test]
 fn best_wildcard_is_the_one_literal_at_the_first_difference() {
     let trie = trie_of(&[("a1.b2..d4.e5", Wildcard), ("a1.b2.c3..e5", Wildcard)]);
-    assert_eq!(
-        best(&trie, "a1.b2.c3.d4.e5"),
-        Some(("a1.b2.c3..e5", Wildcard))
-    );
+    assert_eq!(best(&trie, "a1.b2.c3.d4.e5"), Some(("a1.b2.c3..e5", Wildcard)));
 
     let trie = trie_of(&[("..c.d", Wildcard), (".b..", Wildcard), ("a...", Wildcard)]);
     assert_eq!(best(&trie, "a.b.c.d"), Some(("a...", Wildcard)));
@@ -252,11 +230,7 @@ fn removing_every_entry_prunes_every_node() {
         assert_eq!(trie.remove(pattern, policy), Some(pattern));
         assert_eq!(trie.len(), entries.len() - i - 1);
         for &(other, other_policy) in &entries[i + 1..] {
-            assert_eq!(
-                trie.get(other, other_policy),
-                Some(&other),
-                "{other} after removing {pattern}"
-            );
+            assert_eq!(trie.get(other, other_policy), Some(&other), "{other} after removing {pattern}");
         }
     }
     assert!(trie.is_empty());
@@ -299,10 +273,7 @@ fn iter_lists_every_entry_with_its_pattern_and_policy() {
     let trie = trie_of(&entries);
     let mut listed: Vec<_> = trie.iter().map(|(p, policy, v)| (p, policy, *v)).collect();
     listed.sort();
-    let mut expected: Vec<_> = entries
-        .iter()
-        .map(|&(p, policy)| (p.to_string(), policy, p))
-        .collect();
+    let mut expected: Vec<_> = entries.iter().map(|&(p, policy)| (p.to_string(), policy, p)).collect();
     expected.sort();
     assert_eq!(listed, expected);
 }
@@ -355,11 +326,7 @@ struct Reference {
 fn wildcard_matches(pattern: &str, uri: &str) -> bool {
     let pattern: Vec<&str> = pattern.split('.').collect();
     let uri: Vec<&str> = uri.split('.').collect();
-    pattern.len() == uri.len()
-        && pattern
-            .iter()
-            .zip(&uri)
-            .all(|(p, u)| p.is_empty() || p == u)
+    pattern.len() == uri.len() && pattern.iter().zip(&uri).all(|(p, u)| p.is_empty() || p == u)
 }
 
 fn reference_matches(pattern: &str, policy: MatchPolicy, uri: &str) -> bool {
@@ -372,11 +339,7 @@ fn reference_matches(pattern: &str, policy: MatchPolicy, uri: &str) -> bool {
 
 impl Reference {
     fn insert(&mut self, pattern: &str, policy: MatchPolicy, value: u32) -> Option<u32> {
-        match self
-            .entries
-            .iter_mut()
-            .find(|(p, pol, _)| p == pattern && *pol == policy)
-        {
+        match self.entries.iter_mut().find(|(p, pol, _)| p == pattern && *pol == policy) {
             Some(entry) => Some(std::mem::replace(&mut entry.2, value)),
             None => {
                 self.entries.push((pattern.to_string(), policy, value));
@@ -386,26 +349,20 @@ impl Reference {
     }
 
     fn remove(&mut self, pattern: &str, policy: MatchPolicy) -> Option<u32> {
-        let at = self
-            .entries
-            .iter()
-            .position(|(p, pol, _)| p == pattern && *pol == policy)?;
+        let at = self.entries.iter().position(|(p, pol, _)| p == pattern && *pol == policy)?;
         Some(self.entries.swap_remove(at).2)
     }
 
     fn matches(&self, uri: &str) -> Vec<u32> {
-        let mut found: Vec<u32> = (self.entries.iter())
-            .filter(|(p, policy, _)| reference_matches(p, *policy, uri))
-            .map(|e| e.2)
-            .collect();
+        let mut found: Vec<u32> =
+            (self.entries.iter()).filter(|(p, policy, _)| reference_matches(p, *policy, uri)).map(|e| e.2).collect();
         found.sort();
         found
     }
 
     fn best(&self, uri: &str) -> Option<(u32, MatchPolicy)> {
         let candidates = |policy| {
-            (self.entries.iter())
-                .filter(move |(p, pol, _)| *pol == policy && reference_matches(p, policy, uri))
+            (self.entries.iter()).filter(move |(p, pol, _)| *pol == policy && reference_matches(p, policy, uri))
         };
         if let Some(entry) = candidates(Exact).next() {
             return Some((entry.2, Exact));
@@ -414,15 +371,12 @@ impl Reference {
             return Some((entry.2, Prefix));
         }
         let literal_mask = |p: &str| p.split('.').map(|c| !c.is_empty()).collect::<Vec<bool>>();
-        candidates(Wildcard)
-            .max_by_key(|(p, _, _)| literal_mask(p))
-            .map(|entry| (entry.2, Wildcard))
+        candidates(Wildcard).max_by_key(|(p, _, _)| literal_mask(p)).map(|entry| (entry.2, Wildcard))
     }
 }
 
 fn uri_strategy() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a", "b", "ab", ""]), 1..=4)
-        .prop_map(|c| c.join("."))
+    prop::collection::vec(prop::sample::select(vec!["a", "b", "ab", ""]), 1..=4).prop_map(|c| c.join("."))
 }
 
 fn policy_strategy() -> impl Strategy<Value = MatchPolicy> {
