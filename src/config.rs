@@ -152,9 +152,8 @@ pub struct ListenerConfig {
     pub transports: Transports,
     /// The serializers offered there, in the order listed; never empty, no duplicates.
     pub serializers: Vec<Serializer>,
-    /// TCP: the shards that accept on this listener (`None`: every shard). Unix: the first one
-    /// accepts and hands connections out round-robin to all listed (`None`: shard 0 accepts,
-    /// every shard serves).
+    /// TCP: the shards that accept on this listener (`None`: every shard). Unix: the shards the
+    /// listener's acceptor thread hands connections to, round-robin (`None`: every shard).
     pub shards: Option<Vec<usize>>,
 }
 

@@ -36,7 +36,14 @@ pub struct TestRouter {
     /// A Unix socket, handed out round-robin to every shard.
     pub unix: PathBuf,
     pub shards: usize,
-    _server: Server,
+    _server: Option<Server>,
+}
+
+impl TestRouter {
+    /// A router started by the test itself, reachable on a port of its first and last shard.
+    pub fn external(port_first: u16, port_last: u16) -> TestRouter {
+        TestRouter { port_any: port_first, port_first, port_last, unix: PathBuf::new(), shards: 2, _server: None }
+    }
 }
 
 fn start(shards: usize) -> TestRouter {
@@ -78,7 +85,7 @@ uri_check = "strict"
         BoundAddr::Tcp(a) => a.port(),
         other => panic!("expected TCP, got {other:?}"),
     };
-    TestRouter { port_any: port(0), port_first: port(1), port_last: port(2), unix, shards, _server: server }
+    TestRouter { port_any: port(0), port_first: port(1), port_last: port(2), unix, shards, _server: Some(server) }
 }
 
 /// The shared one-shard router of this test binary.
