@@ -1,6 +1,8 @@
 """pytest fixtures for the interop tests: the router location and the wire combos.
 
-Owns: parameterizing every test over transport x serializer. Never starts a router.
+Owns: parameterizing every test over transport x serializer, and a preflight
+that stops the run at once when the router cannot be joined at all (instead of
+every test waiting out its join timeout). Never starts a router.
 """
 
 from __future__ import annotations
@@ -10,14 +12,28 @@ import uuid
 
 import pytest
 
-from interop_client import SERIALIZERS, TRANSPORTS, Router, Wire
+from interop_client import SERIALIZERS, TRANSPORTS, Peers, Router, Wire, run
 
 WIRES = [Wire(t, s) for t, s in itertools.product(TRANSPORTS, SERIALIZERS)]
 
 
 @pytest.fixture(scope="session")
 def router() -> Router:
-    return Router.from_env()
+    found = Router.from_env()
+
+    async def join_both_ports(peers: Peers) -> None:
+        await peers.connect("A")
+        await peers.connect("B")
+
+    try:
+        run(found, Wire("websocket", "json"), join_both_ports)
+    except Exception as error:  # any failure here makes every test meaningless
+        pytest.exit(
+            f"preflight: cannot join realm {found.realm} over WebSocket/JSON on "
+            f"{found.host}:{found.port_a} and :{found.port_b}: {error!r}",
+            returncode=1,
+        )
+    return found
 
 
 @pytest.fixture(params=WIRES, ids=str)

@@ -182,6 +182,8 @@ class Peers:
 
 async def close_peer(peer: Peer) -> None:
     """Leaves with GOODBYE if still joined, then waits for the transport to close."""
+    if peer.socket is None:  # the connect itself failed: nothing to close
+        return
     try:
         if peer.is_attached():
             peer.leave()
