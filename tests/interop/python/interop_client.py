@@ -108,7 +108,6 @@ class Peer(ApplicationSession):
         loop = asyncio.get_running_loop()
         self.joined: asyncio.Future = loop.create_future()
         self.closed: asyncio.Future = loop.create_future()
-        self.left_details: Any = None
         self.socket: asyncio.Transport | None = None
 
     def onJoin(self, details: Any) -> None:
@@ -116,7 +115,6 @@ class Peer(ApplicationSession):
             self.joined.set_result(details)
 
     def onLeave(self, details: Any) -> Any:
-        self.left_details = details
         if not self.joined.done():
             self.joined.set_exception(
                 ConnectionError(f"{self.name}: session refused: {details.reason} {details.message}")
