@@ -196,13 +196,13 @@ fn value(d: &mut Decoder<'_>, depth: usize) -> Result<Value, DecodeError> {
 /// Reads the entries of a map whose header was just read.
 fn dict_body(d: &mut Decoder<'_>, mut left: Option<u64>, depth: usize) -> Result<Dict, DecodeError> {
     check_depth(depth)?;
-    let mut dict = Dict::new();
+    let mut entries = Vec::new();
     while has_next(d, &mut left)? {
         let k = key(d)?.into_owned();
         let v = value(d, depth + 1)?;
-        dict.insert(k, v);
+        entries.push((k, v));
     }
-    Ok(dict)
+    Ok(Dict::from_entries(entries))
 }
 
 /// Checks a whole value without building it (same rules as [`value`]).

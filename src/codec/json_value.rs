@@ -156,12 +156,12 @@ impl<'de> Visitor<'de> for DictVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dict, A::Error> {
-        let mut dict = Dict::new();
+        let mut entries = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value_seed(ValueSeed)?;
-            dict.insert(key, value);
+            entries.push((key, value));
         }
-        Ok(dict)
+        Ok(Dict::from_entries(entries))
     }
 }
 
@@ -217,7 +217,7 @@ fn take_value(nodes: &[Node<'_>], pos: &mut usize, depth: usize) -> Result<Value
             if depth > MAX_NESTING {
                 return Err(DecodeError::TooDeep);
             }
-            let mut dict = Dict::new();
+            let mut entries = Vec::with_capacity((*len).min(nodes.len()));
             for _ in 0..*len {
                 let key = match nodes.get(*pos) {
                     Some(Node::String(k)) => (*k).to_owned(),
@@ -225,9 +225,9 @@ fn take_value(nodes: &[Node<'_>], pos: &mut usize, depth: usize) -> Result<Value
                 };
                 *pos += 1;
                 let value = take_value(nodes, pos, depth + 1)?;
-                dict.insert(key, value);
+                entries.push((key, value));
             }
-            Value::Dict(dict)
+            Value::Dict(Dict::from_entries(entries))
         }
     })
 }

@@ -186,13 +186,13 @@ impl<'a> Reader<'a> {
     /// Reads the `n` entries of a map whose header was just read.
     fn dict_body(&mut self, n: u32, depth: usize) -> Result<Dict, DecodeError> {
         check_depth(depth)?;
-        let mut dict = Dict::new();
+        let mut entries = Vec::new();
         for _ in 0..n {
             let key = self.key()?.to_owned();
             let value = self.value(depth + 1)?;
-            dict.insert(key, value);
+            entries.push((key, value));
         }
-        Ok(dict)
+        Ok(Dict::from_entries(entries))
     }
 
     /// Checks a whole value without building it (same rules as [`Reader::value`]).

@@ -4,6 +4,11 @@
 //! Owns: [`Value`] and [`Dict`]. Never: encoding (see `codec`). Payloads on the hot path stay raw
 //! bytes (`codec::Payload::Raw`) and are turned into values only to transcode between serializers.
 
+use std::collections::HashMap;
+
+/// Dicts up to this many entries are deduplicated by scanning; larger ones through a hash index.
+const SMALL_DICT: usize = 16;
+
 /// A WAMP value. Integers keep their sign class: non-negative decode as [`Value::UInt`], negative
 /// as [`Value::Int`], so round trips through any serializer compare equal.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +107,9 @@ impl From<Dict> for Value {
 }
 
 /// A dict with string keys, in insertion order. Options and Details have a handful of keys, so a
-/// vector beats a hash map here; a later insert of the same key replaces the earlier value.
+/// vector beats a hash map for lookups; a later insert of the same key replaces the earlier value.
+/// Decoders build dicts with [`Dict::from_entries`], which stays linear however many keys a peer
+/// sends.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dict(Vec<(String, Value)>);
 
@@ -115,6 +122,43 @@ impl Dict {
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// A dict of `entries` in order; a repeated key keeps its first position and its last value.
+    /// Linear in the number of entries (a hash index removes duplicates in large inputs).
+    pub fn from_entries(mut entries: Vec<(String, Value)>) -> Dict {
+        if entries.len() <= SMALL_DICT {
+            let mut d = Dict(Vec::with_capacity(entries.len()));
+            for (k, v) in entries {
+                d.insert(k, v);
+            }
+            return d;
+        }
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+        let mut keep = vec![true; entries.len()];
+        let mut moves = Vec::new();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            match first.get(k.as_str()) {
+                Some(&at) => {
+                    keep[i] = false;
+                    moves.push((i, at));
+                }
+                None => {
+                    first.insert(k.as_str(), i);
+                }
+            }
+        }
+        drop(first);
+        for (from, to) in moves {
+            let v = std::mem::replace(&mut entries[from].1, Value::Null);
+            entries[to].1 = v;
+        }
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        Dict(entries)
     }
 
     /// Sets `key` to `value`, replacing an earlier value.
@@ -161,11 +205,7 @@ impl Dict {
 
 impl FromIterator<(String, Value)> for Dict {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Dict {
-        let mut d = Dict::new();
-        for (k, v) in iter {
-            d.insert(k, v);
-        }
-        d
+        Dict::from_entries(iter.into_iter().collect())
     }
 }
 
@@ -181,6 +221,29 @@ mod tests {
         assert_eq!(d.get_str("a"), Some("x"));
         assert_eq!(d.get_bool("b"), Some(true));
         assert_eq!(d.get("c"), None);
+    }
+
+    #[test]
+    fn from_entries_keeps_first_position_and_last_value_of_repeated_keys() {
+        for n in [3usize, 100] {
+            let mut entries: Vec<(String, Value)> = (0..n).map(|i| (format!("k{i}"), Value::UInt(i as u64))).collect();
+            entries.push(("k1".into(), Value::from("last")));
+            let d = Dict::from_entries(entries);
+            assert_eq!(d.len(), n);
+            assert_eq!(d.get_str("k1"), Some("last"));
+            assert_eq!(d.iter().nth(1).map(|(k, _)| k), Some("k1"));
+            assert_eq!(d.iter().last().map(|(k, _)| k.to_owned()), Some(format!("k{}", n - 1)));
+        }
+    }
+
+    #[test]
+    fn from_entries_is_linear_for_many_distinct_keys() {
+        let entries: Vec<(String, Value)> = (0..200_000).map(|i| (format!("k{i}"), Value::Null)).collect();
+        let started = std::time::Instant::now();
+        let d = Dict::from_entries(entries);
+        assert_eq!(d.len(), 200_000);
+        // Quadratic deduplication would take minutes here; linear takes milliseconds.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
