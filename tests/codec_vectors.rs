@@ -263,16 +263,8 @@ fn normalized(msg: &Message) -> Message {
         }
     };
     let mut m = msg.clone();
-    match &mut m {
-        Message::Abort(x) => norm(&mut x.payload),
-        Message::Error(x) => norm(&mut x.payload),
-        Message::Publish(x) => norm(&mut x.payload),
-        Message::Event(x) => norm(&mut x.payload),
-        Message::Call(x) => norm(&mut x.payload),
-        Message::Result(x) => norm(&mut x.payload),
-        Message::Invocation(x) => norm(&mut x.payload),
-        Message::Yield(x) => norm(&mut x.payload),
-        _ => {}
+    if let Some(p) = m.payload_mut() {
+        norm(p);
     }
     m
 }

@@ -7,23 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wampyard::codec::{decode, encode, DecodeError, EncodeError, Payload, Serializer};
-use wampyard::wamp::Message;
-
-/// The payload of a message, if its type has one.
-fn payload(msg: &Message) -> Option<&Payload> {
-    match msg {
-        Message::Abort(m) => Some(&m.payload),
-        Message::Error(m) => Some(&m.payload),
-        Message::Publish(m) => Some(&m.payload),
-        Message::Event(m) => Some(&m.payload),
-        Message::Call(m) => Some(&m.payload),
-        Message::Result(m) => Some(&m.payload),
-        Message::Invocation(m) => Some(&m.payload),
-        Message::Yield(m) => Some(&m.payload),
-        _ => None,
-    }
-}
+use wampyard::codec::{decode, encode, DecodeError, EncodeError, Serializer};
 
 fn check(ser: Serializer, data: &[u8]) {
     let Ok(msg) = decode(ser, data.to_vec().into()) else {
@@ -38,7 +22,7 @@ fn check(ser: Serializer, data: &[u8]) {
     let has_nan = format!("{msg:?}").contains("NaN");
     assert!(has_nan || back == msg, "{ser}: decode(encode(m)) != m");
 
-    let Some(p) = payload(&msg) else { return };
+    let Some(p) = msg.payload() else { return };
     match p.to_values() {
         Ok(_) => {}
         // Well-formed JSON the full parser refuses: integers beyond 64 bits, numbers beyond f64.

@@ -310,6 +310,36 @@ impl Message {
         }
     }
 
+    /// The Arguments/ArgumentsKw, for the messages that carry them.
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Message::Abort(m) => Some(&m.payload),
+            Message::Error(m) => Some(&m.payload),
+            Message::Publish(m) => Some(&m.payload),
+            Message::Event(m) => Some(&m.payload),
+            Message::Call(m) => Some(&m.payload),
+            Message::Result(m) => Some(&m.payload),
+            Message::Invocation(m) => Some(&m.payload),
+            Message::Yield(m) => Some(&m.payload),
+            _ => None,
+        }
+    }
+
+    /// Mutable access to the Arguments/ArgumentsKw, for the messages that carry them.
+    pub fn payload_mut(&mut self) -> Option<&mut Payload> {
+        match self {
+            Message::Abort(m) => Some(&mut m.payload),
+            Message::Error(m) => Some(&mut m.payload),
+            Message::Publish(m) => Some(&mut m.payload),
+            Message::Event(m) => Some(&mut m.payload),
+            Message::Call(m) => Some(&mut m.payload),
+            Message::Result(m) => Some(&mut m.payload),
+            Message::Invocation(m) => Some(&mut m.payload),
+            Message::Yield(m) => Some(&mut m.payload),
+            _ => None,
+        }
+    }
+
     /// The message name as the spec writes it, for logs and errors.
     pub fn name(&self) -> &'static str {
         name_of(self.code())
