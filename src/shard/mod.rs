@@ -387,6 +387,8 @@ async fn run_shard(setup: ShardSetup) {
         }
         glommio::timer::sleep(SHUTDOWN_POLL).await;
     }
+    let s = shard.borrow();
+    tracing::info!(shard = setup.shard, router = ?s.router.stats(), transport = ?s.counters, "shard stopped");
 }
 
 /// Takes cross-shard messages until a shutdown arrives.
