@@ -65,8 +65,9 @@ pub struct Router {
     /// The realms, same order on every shard.
     realms: Arc<Realms>,
     /// Every connection of this shard, from accept to transport close. A key is freed only when
-    /// the transport is gone, so a stale key never names a newer connection.
-    sessions: Slab<Session>,
+    /// the transport is gone, so a stale key never names a newer connection. Boxed: the slab
+    /// grows by doubling, and spare slots of a pointer cost far less than spare sessions.
+    sessions: Slab<Box<Session>>,
     /// session id -> connection key, for messages from other shards naming a session.
     by_id: HashMap<Id, ConnKey>,
     /// Per realm: broker state (replica, local subscribers, home subscriptions).
@@ -128,12 +129,12 @@ impl Router {
 
     /// Registers a new connection whose transport handshake succeeded.
     pub fn open(&mut self, conn: ConnInfo, outbox: Outbox) -> ConnKey {
-        ConnKey(self.sessions.insert(Session::new(conn, outbox)))
+        ConnKey(self.sessions.insert(Box::new(Session::new(conn, outbox))))
     }
 
     /// The session of a connection, if it is still open.
     pub fn session(&self, key: ConnKey) -> Option<&Session> {
-        self.sessions.get(key.0)
+        self.sessions.get(key.0).map(|s| &**s)
     }
 
     /// Handles one message from a client.

@@ -133,6 +133,11 @@ impl Outbox {
         self.0.borrow().overflowed
     }
 
+    /// True if nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().queue.is_empty()
+    }
+
     /// Events dropped so far because the peer read too slowly.
     pub fn dropped_events(&self) -> u64 {
         self.0.borrow().dropped_events

@@ -88,6 +88,12 @@ impl RawReader {
                 Decoded::Frame { kind: FrameType::Ping, payload } => return Ok(Some(Incoming::Ping(payload))),
                 Decoded::Frame { kind: FrameType::Pong, .. } => {}
                 Decoded::Incomplete { needed } => {
+                    if self.buf.is_empty() {
+                        // Nothing buffered: give the allocation back while the peer is quiet, so
+                        // an idle connection holds no read buffer. (Frames split off earlier keep
+                        // their own share alive as long as the router needs them.)
+                        self.buf = BytesMut::new();
+                    }
                     if poll_fn(|cx| self.poll_fill(cx, needed)).await? == 0 {
                         return if self.buf.is_empty() {
                             Ok(None)
