@@ -182,8 +182,11 @@ impl Server {
                 shutdown_timeout: config.router.shutdown_timeout,
                 ready: ready_tx.clone(),
             };
-            let handle = LocalExecutorBuilder::new(placement)
-                .name(&format!("wampyard-{shard}"))
+            let mut builder = LocalExecutorBuilder::new(placement).name(&format!("wampyard-{shard}"));
+            if !config.router.spin_before_park.is_zero() {
+                builder = builder.spin_before_park(config.router.spin_before_park);
+            }
+            let handle = builder
                 .spawn(move || run_shard(setup))
                 .map_err(|e| ShardError::Executor { shard, reason: e.to_string() })?;
             handles.push(handle);
