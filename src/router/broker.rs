@@ -211,7 +211,7 @@ impl Router {
         let exclude = m.options.get_bool("exclude_me").unwrap_or(true).then_some(session);
         let publication = random_global_id();
 
-        let mut matches: Vec<ReplicaSub> = Vec::new();
+        let mut matches = std::mem::take(&mut self.scratch_matches);
         self.broker[realm].replica.for_each_match(&m.topic, |r| matches.push(r.clone()));
         let mut payloads: [Option<Payload>; 3] = Default::default();
         let mut remote: Vec<Vec<EventCopy>> = Vec::new();
@@ -242,6 +242,8 @@ impl Router {
                 }
             }
         }
+        matches.clear();
+        self.scratch_matches = matches;
         for (shard, events) in remote.into_iter().enumerate() {
             if !events.is_empty() {
                 sink.to_shard(shard, ShardMsg::Event { realm, exclude, events });

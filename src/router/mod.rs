@@ -82,6 +82,8 @@ pub struct Router {
     ids: RouterScopeIds,
     /// Counters.
     stats: Stats,
+    /// Reused by every PUBLISH for the subscriptions it matches, so matching allocates nothing.
+    scratch_matches: Vec<broker::ReplicaSub>,
 }
 
 /// The home shard of (realm, uri, policy): the shard that orders every change to it.
@@ -109,6 +111,7 @@ impl Router {
             next_token: 0,
             ids: RouterScopeIds::new(shard, shards),
             stats: Stats::default(),
+            scratch_matches: Vec::new(),
         }
     }
 

@@ -117,13 +117,22 @@ pub struct Mesh {
     spilled: usize,
     /// Destinations that got messages since the last flush and must be rung.
     to_ring: Vec<bool>,
+    /// True if anything was sent since the last flush: lets a flush after a message that went
+    /// nowhere (most client messages) return at once.
+    dirty: bool,
 }
 
 impl Mesh {
     /// The sending side for one shard.
     pub fn new(doors: Doorbells) -> Mesh {
         let n = doors.len();
-        Mesh { doors, spill: (0..n).map(|_| VecDeque::new()).collect(), spilled: 0, to_ring: vec![false; n] }
+        Mesh {
+            doors,
+            spill: (0..n).map(|_| VecDeque::new()).collect(),
+            spilled: 0,
+            to_ring: vec![false; n],
+            dirty: false,
+        }
     }
 
     /// Messages waiting because an inbox was full.
@@ -134,6 +143,9 @@ impl Mesh {
     /// Retries spilled messages and rings every destination that got something. Called after
     /// each batch of work, so a destination is rung once per batch, not once per message.
     pub fn flush(&mut self) {
+        if !std::mem::take(&mut self.dirty) && self.spilled == 0 {
+            return;
+        }
         for to in 0..self.spill.len() {
             while let Some(msg) = self.spill[to].pop_front() {
                 match self.doors.senders[to].try_send(msg) {
@@ -164,6 +176,7 @@ impl Sink for Mesh {
     fn to_shard(&mut self, to: ShardId, msg: ShardMsg) {
         let Some(spill) = self.spill.get_mut(to) else { return };
         self.to_ring[to] = true;
+        self.dirty = true;
         if !spill.is_empty() {
             spill.push_back(msg);
             self.spilled += 1;
