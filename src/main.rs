@@ -39,7 +39,7 @@ struct Cli {
 
     /// CPUs to pin the shards to, e.g. `0,2,4` or `0-3`; overrides `router.cpus`.
     #[arg(long, value_name = "LIST", value_parser = parse_cpu_list)]
-    cpus: Option<Vec<usize>>,
+    cpus: Option<CpuList>,
 
     /// Do not pin shards to CPUs (for shared machines and tests).
     #[arg(long)]
@@ -54,7 +54,11 @@ struct Cli {
     check: bool,
 }
 
-fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+/// A parsed `--cpus` list (a newtype, so clap takes the whole list as one value).
+#[derive(Clone, Debug, PartialEq)]
+struct CpuList(Vec<usize>);
+
+fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
     let mut cpus = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let num = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("'{t}' is not a CPU number"));
@@ -72,7 +76,7 @@ fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     if cpus.is_empty() {
         return Err("the CPU list is empty".into());
     }
-    Ok(cpus)
+    Ok(CpuList(cpus))
 }
 
 fn main() -> Result<()> {
@@ -93,7 +97,7 @@ fn main() -> Result<()> {
     if let Some(n) = cli.shards {
         config.router.shards = Some(n);
     }
-    if let Some(cpus) = cli.cpus {
+    if let Some(CpuList(cpus)) = cli.cpus {
         config.router.cpus = Some(cpus);
     }
     if cli.no_pin {
@@ -133,15 +137,25 @@ fn main() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_cpu_list;
+    use super::{parse_cpu_list, Cli, CpuList};
+    use clap::Parser;
 
     #[test]
     fn cpu_lists_accept_single_cpus_and_ranges() {
-        assert_eq!(parse_cpu_list("0,2,4"), Ok(vec![0, 2, 4]));
-        assert_eq!(parse_cpu_list("0-3"), Ok(vec![0, 1, 2, 3]));
-        assert_eq!(parse_cpu_list("1, 3-4"), Ok(vec![1, 3, 4]));
+        assert_eq!(parse_cpu_list("0,2,4"), Ok(CpuList(vec![0, 2, 4])));
+        assert_eq!(parse_cpu_list("0-3"), Ok(CpuList(vec![0, 1, 2, 3])));
+        assert_eq!(parse_cpu_list("1, 3-4"), Ok(CpuList(vec![1, 3, 4])));
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("x").is_err());
         assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn every_flag_parses_on_the_command_line() {
+        let cli = Cli::try_parse_from(["wampyard", "--cpus", "0,2-3", "--shards", "3", "--no-pin", "--log", "debug"]);
+        let cli = cli.map_err(|e| e.to_string());
+        assert_eq!(cli.as_ref().map(|c| c.cpus.clone()), Ok(Some(CpuList(vec![0, 2, 3]))));
+        assert_eq!(cli.as_ref().map(|c| c.shards), Ok(Some(3)));
+        assert!(Cli::try_parse_from(["wampyard", "--cpus", "x"]).is_err());
     }
 }

@@ -261,16 +261,11 @@ fn bind_listener(l: &ListenerConfig, shards: usize) -> Result<Bound, ShardError>
     };
     match &l.endpoint {
         Endpoint::Tcp { address, port } => {
-            let mut addr = SocketAddr::new(*address, *port);
+            let wanted = SocketAddr::new(*address, *port);
+            let addr = probe_free(wanted).map_err(|source| ShardError::Listen { addr: wanted.to_string(), source })?;
             let mut tcp: Vec<Option<OwnedFd>> = (0..shards).map(|_| None).collect();
             for shard in serving {
-                let err = |source| ShardError::Listen { addr: addr.to_string(), source };
-                let sock = tcp_listen(addr).map_err(err)?;
-                if addr.port() == 0 {
-                    if let Some(a) = sock.local_addr().map_err(err)?.as_socket() {
-                        addr = a;
-                    }
-                }
+                let sock = tcp_listen(addr).map_err(|source| ShardError::Listen { addr: addr.to_string(), source })?;
                 tcp[shard] = Some(OwnedFd::from(sock));
             }
             Ok(Bound { addr: BoundAddr::Tcp(addr), tcp, unix: None })
@@ -308,6 +303,17 @@ fn accept_unix(listener: UnixListener, index: usize, shards: Vec<usize>, doors: 
             }
         }
     }
+}
+
+/// Checks that nothing listens on `addr` and resolves port 0. The shards' sockets use
+/// SO_REUSEPORT, which would otherwise quietly share a port with another process of the same
+/// user; a plain bind fails on a port in use, so this catches that. Returns the address to bind.
+fn probe_free(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let probe = RawSocket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    probe.bind(&SockAddr::from(addr))?;
+    Ok(probe.local_addr()?.as_socket().unwrap_or(addr))
 }
 
 fn tcp_listen(addr: SocketAddr) -> std::io::Result<RawSocket> {
