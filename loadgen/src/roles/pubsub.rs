@@ -13,7 +13,7 @@ use super::{Ctx, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
 use crate::pace::Schedule;
 use crate::seq::{Seen, SeqTracker};
-use crate::wire::encode;
+use crate::wire::encode::{self, Timed};
 
 /// Bits of an event's `seq` argument that number the publisher's events; the publisher's index
 /// sits above them. 2^32 events per publisher and 2^21 publishers keep `seq` below 2^53, so
@@ -161,9 +161,9 @@ impl Publisher {
 
     fn send(&mut self, ctx: &mut Ctx<'_>, ts: u64, out: &mut Out<'_>) -> Result<(), String> {
         let (request, seq) = (self.request, seq_of(self.index, self.n));
-        let (ser, topic, filler) = (ctx.ser, &self.topic, &self.filler);
-        out.message(|b| encode::timed(ser, code::PUBLISH, request, topic, ts, seq, filler, b))
-            .map_err(|e| e.to_string())?;
+        let m = Timed { kind: code::PUBLISH, request, uri: &self.topic, ts, seq, filler: &self.filler };
+        let ser = ctx.ser;
+        out.message(|b| encode::timed(ser, &m, b)).map_err(|e| e.to_string())?;
         self.request += 1;
         self.n += 1;
         ctx.stats.sent(ts, 1);

@@ -10,7 +10,7 @@ use wampyard::wamp::message::code;
 use super::{Ctx, Next, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
 use crate::pace::Schedule;
-use crate::wire::encode::{self, Echo};
+use crate::wire::encode::{self, Echo, Timed};
 
 /// The procedure URI of callee `i`.
 pub(crate) fn procedure_uri(i: usize) -> String {
@@ -91,10 +91,16 @@ impl Caller {
                 }
                 Pace::Rate { schedule: None, .. } => return Ok(Produced::default()),
             };
-            let (ser, request, seq) = (ctx.ser, self.request, self.n);
-            let (procedure, filler) = (&self.procedure, &self.filler);
-            out.message(|b| encode::timed(ser, code::CALL, request, procedure, ts, seq, filler, b))
-                .map_err(|e| e.to_string())?;
+            let ser = ctx.ser;
+            let m = Timed {
+                kind: code::CALL,
+                request: self.request,
+                uri: &self.procedure,
+                ts,
+                seq: self.n,
+                filler: &self.filler,
+            };
+            out.message(|b| encode::timed(ser, &m, b)).map_err(|e| e.to_string())?;
             self.request += 1;
             self.n += 1;
             self.in_flight += 1;

@@ -13,18 +13,27 @@ use wampyard::wamp::{Dict, Id, Message};
 /// The agent string announced in HELLO.
 const AGENT: &str = "wampyard-loadgen";
 
+/// The fields of a message that carries a timed payload.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timed<'a> {
+    /// PUBLISH or CALL.
+    pub(crate) kind: u64,
+    /// The request id.
+    pub(crate) request: u64,
+    /// Topic or procedure.
+    pub(crate) uri: &'a str,
+    /// Send timestamp, clock ns.
+    pub(crate) ts: u64,
+    /// Sequence number.
+    pub(crate) seq: u64,
+    /// Padding to the payload size.
+    pub(crate) filler: &'a str,
+}
+
 /// `[PUBLISH or CALL, Request, {}, Uri, [ts, seq, filler]]`: the shape of every message that
 /// carries a timed payload.
-pub(crate) fn timed(
-    ser: Serializer,
-    kind: u64,
-    request: u64,
-    uri: &str,
-    ts: u64,
-    seq: u64,
-    filler: &str,
-    out: &mut Vec<u8>,
-) {
+pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
+    let Timed { kind, request, uri, ts, seq, filler } = *m;
     match ser {
         Serializer::MsgPack => {
             out.push(0x95);
@@ -227,16 +236,9 @@ mod tests {
         for ser in Serializer::ALL {
             for (ts, seq) in [(0u64, 0u64), (127, 128), (70_000, 1 << 33), (u64::from(u32::MAX) + 1, 5)] {
                 let mut out = Vec::new();
-                timed(
-                    ser,
-                    code::PUBLISH,
-                    300,
-                    "topic.7",
-                    ts,
-                    seq,
-                    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                    &mut out,
-                );
+                let filler = "x".repeat(40);
+                let m = Timed { kind: code::PUBLISH, request: 300, uri: "topic.7", ts, seq, filler: &filler };
+                timed(ser, &m, &mut out);
                 let Message::Publish(p) = decode(ser, &out) else { panic!("not a PUBLISH in {ser}") };
                 assert_eq!(p.request.get(), 300);
                 assert_eq!(p.topic, "topic.7");
@@ -253,7 +255,11 @@ mod tests {
     fn yield_echoes_the_invocation_payload_in_every_serializer() {
         for ser in Serializer::ALL {
             let mut call = Vec::new();
-            timed(ser, code::CALL, 1, "proc.0", 11, 22, "abc", &mut call);
+            timed(
+                ser,
+                &Timed { kind: code::CALL, request: 1, uri: "proc.0", ts: 11, seq: 22, filler: "abc" },
+                &mut call,
+            );
             let Message::Call(c) = decode(ser, &call) else { panic!() };
             let Payload::Raw(raw) = &c.payload else { panic!() };
             let mut out = Vec::new();
@@ -280,7 +286,8 @@ mod tests {
         let filler = "y".repeat(70_000);
         for ser in Serializer::ALL {
             let mut out = Vec::new();
-            timed(ser, code::PUBLISH, 1, &"a".repeat(300), 1, 2, &filler, &mut out);
+            let uri = "a".repeat(300);
+            timed(ser, &Timed { kind: code::PUBLISH, request: 1, uri: &uri, ts: 1, seq: 2, filler: &filler }, &mut out);
             let Message::Publish(p) = decode(ser, &out) else { panic!() };
             assert_eq!(p.topic.len(), 300);
             let (args, _) = p.payload.to_values().unwrap();

@@ -277,7 +277,7 @@ impl Cbor<'_> {
                 self.p += n;
                 Some(())
             }
-            (2 | 3 | 4 | 5, None) => {
+            (2..=5, None) => {
                 while *self.b.get(self.p)? != CBOR_BREAK {
                     self.skip_depth(depth + 1)?;
                     if major == 5 {
