@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
 use crate::clock::NS_PER_S;
-use crate::stats::{Marks, BIN_NS};
+use crate::stats::{fmt_us, Marks, BIN_NS};
 
 /// Size of the image, pixels.
 const SIZE: (u32, u32) = (1000, 800);
@@ -79,14 +79,21 @@ fn draw_cdf(area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, d: &Plot
         .y_label_area_size(55)
         .build_cartesian_2d((lo..hi).log_scale(), 0f64..100f64)
         .map_err(draw_err)?;
-    chart.configure_mesh().x_desc("latency (µs, log scale)").y_desc("cumulative %").draw().map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("latency (log scale)")
+        .y_desc("cumulative %")
+        .x_labels(8)
+        .x_label_formatter(&|v| fmt_us(*v))
+        .draw()
+        .map_err(draw_err)?;
     chart.draw_series(LineSeries::new(points, BLUE.stroke_width(2))).map_err(draw_err)?;
     for (q, color) in [(0.5, GREEN), (0.99, RED)] {
         let x = us(h.value_at_quantile(q));
         chart
             .draw_series(LineSeries::new([(x, 0.0), (x, 100.0)], color.mix(0.6)))
             .map_err(draw_err)?
-            .label(format!("p{} = {x:.1} µs", q * 100.0))
+            .label(format!("p{} = {}", q * 100.0, fmt_us(x)))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(draw_err)?;

@@ -189,9 +189,9 @@ impl Running {
                 if dt >= 0.25 {
                     let rate = |a: u64, b: u64| fmt_rate(a.saturating_sub(b) as f64 / dt);
                     self.progress.set(format!(
-                        "{}: {phase}, {} s left | sent {} | received {} | open {}{}",
+                        "{}: {phase}, {:.1} s left | sent {} | received {} | open {}{}",
                         self.name,
-                        until.saturating_sub(t) / NS_PER_S,
+                        until.saturating_sub(t) as f64 / 1e9,
                         rate(live.sent, prev.sent),
                         rate(live.received, prev.received),
                         live.open,
