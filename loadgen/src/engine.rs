@@ -55,6 +55,7 @@ const LEAVE_REASON: &str = "wamp.close.close_realm";
 /// The GOODBYE reason it answers the router's GOODBYE with.
 const ANSWER_REASON: &str = "wamp.close.goodbye_and_out";
 
+/// The token of each thread's pacing timer (session tokens are slot indices, far below).
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 /// The token of each thread's waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX - 2);
@@ -811,17 +812,15 @@ impl Dispatch<'_> {
             }
             (Phase::Hello, _) => Flow::Fail("router sent traffic before WELCOME".to_owned()),
             (phase, Scanned::Other(code::GOODBYE)) => {
+                if phase != Phase::Closing {
+                    let _ = out.control(ser, &encode::goodbye(ANSWER_REASON));
+                    if self.run_phase < RunPhase::Close && !self.role.cycles() {
+                        return Flow::Fail(format!("router ended the session: {}", error_uri(ser, msg)));
+                    }
+                }
                 *self.phase = Phase::Lingering;
                 *self.since = self.ctx.now;
-                if phase == Phase::Closing {
-                    return Flow::Continue;
-                }
-                let _ = out.control(ser, &encode::goodbye(ANSWER_REASON));
-                if self.run_phase == RunPhase::Close || self.role.cycles() {
-                    Flow::Continue
-                } else {
-                    Flow::Fail(format!("router ended the session: {}", error_uri(ser, msg)))
-                }
+                Flow::Continue
             }
             (_, Scanned::Other(code::ABORT)) => {
                 Flow::Fail(format!("router aborted the session: {}", error_uri(ser, msg)))

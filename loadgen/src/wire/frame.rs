@@ -19,12 +19,17 @@ pub(crate) const MAX_INCOMING: usize = 1 << 24;
 /// The largest WebSocket upgrade response accepted; real ones are a few hundred bytes.
 const MAX_UPGRADE_RESPONSE: usize = 16 * 1024;
 
-/// WebSocket opcodes.
+/// WebSocket opcode: continuation of a fragmented message.
 const OP_CONTINUATION: u8 = 0x0;
+/// WebSocket opcode: text message (JSON).
 const OP_TEXT: u8 = 0x1;
+/// WebSocket opcode: binary message (MessagePack, CBOR).
 const OP_BINARY: u8 = 0x2;
+/// WebSocket opcode: close.
 const OP_CLOSE: u8 = 0x8;
+/// WebSocket opcode: ping.
 const OP_PING: u8 = 0x9;
+/// WebSocket opcode: pong.
 const OP_PONG: u8 = 0xA;
 
 /// The WebSocket close status for a normal closure.
