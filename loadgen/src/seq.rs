@@ -1,4 +1,4 @@
-//! Per-(subscriber, publisher) sequence accounting: received, duplicated, out of order, missing.
+//! Per-(subscriber, publisher) sequence accounting: distinct, duplicated, out of order, missing.
 //!
 //! Owns: [`SeqTracker`], the bitmap of the most recent sequence numbers seen on one stream.
 //! Never: decides what counts as lost at the end of a run (the caller compares the unique count
@@ -24,8 +24,6 @@ pub(crate) struct SeqTracker {
     next: u64,
     /// Bit `i` set: number `next - 1 - i` was seen.
     recent: u128,
-    /// Every message observed, duplicates included.
-    pub(crate) received: u64,
     /// Distinct numbers observed.
     pub(crate) unique: u64,
     /// Numbers observed again.
@@ -39,7 +37,6 @@ pub(crate) struct SeqTracker {
 impl SeqTracker {
     /// Records number `n`.
     pub(crate) fn observe(&mut self, n: u64) -> Seen {
-        self.received += 1;
         if n >= self.next {
             let skipped = n - self.next;
             self.gaps += skipped;
@@ -77,7 +74,7 @@ mod tests {
         for n in 0..1000 {
             assert_eq!(t.observe(n), Seen::New);
         }
-        assert_eq!((t.received, t.unique, t.duplicates, t.out_of_order, t.gaps), (1000, 1000, 0, 0, 0));
+        assert_eq!((t.unique, t.duplicates, t.out_of_order, t.gaps), (1000, 0, 0, 0));
     }
 
     #[test]
@@ -106,7 +103,7 @@ mod tests {
         t.observe(1);
         assert_eq!(t.observe(1), Seen::Duplicate);
         assert_eq!(t.observe(0), Seen::Duplicate);
-        assert_eq!((t.received, t.unique, t.duplicates), (4, 2, 2));
+        assert_eq!((t.unique, t.duplicates), (2, 2));
     }
 
     #[test]

@@ -51,10 +51,6 @@ pub(crate) struct Counts {
     pub(crate) received_measured: u64,
     /// Deliveries the sent PUBLISHes should cause (sent x subscribers of the topic).
     pub(crate) expected: u64,
-    /// EVENTs received again.
-    pub(crate) duplicates: u64,
-    /// EVENTs that arrived after a later one of the same publisher.
-    pub(crate) out_of_order: u64,
     /// EVENTs or RESULTs without a readable `[ts, seq]` or from an unknown publisher.
     pub(crate) foreign: u64,
     /// ERRORs answering CALLs, whole run.
@@ -73,8 +69,6 @@ pub(crate) struct Counts {
     pub(crate) failures_measured: u64,
     /// Sessions closed without the router's GOODBYE in time.
     pub(crate) unclean_closes: u64,
-    /// Calls still unanswered when the run ended.
-    pub(crate) unanswered: u64,
 }
 
 impl Counts {
@@ -84,8 +78,6 @@ impl Counts {
         self.received += o.received;
         self.received_measured += o.received_measured;
         self.expected += o.expected;
-        self.duplicates += o.duplicates;
-        self.out_of_order += o.out_of_order;
         self.foreign += o.foreign;
         self.errors += o.errors;
         self.invocations += o.invocations;
@@ -95,7 +87,6 @@ impl Counts {
         self.failures += o.failures;
         self.failures_measured += o.failures_measured;
         self.unclean_closes += o.unclean_closes;
-        self.unanswered += o.unanswered;
     }
 }
 

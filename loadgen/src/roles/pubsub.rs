@@ -285,14 +285,12 @@ impl Subscriber {
             ctx.stats.counts.foreign += 1;
             return;
         };
-        match tracker.observe(n) {
-            Seen::Duplicate => ctx.stats.counts.duplicates += 1,
-            Seen::New => {
-                ctx.stats.received(ctx.now, ts);
-                if self.closed_loop {
-                    if let Some(worker) = ctx.shared.windows.get(publisher).and_then(|w| w.delivered(n, ctx.worker)) {
-                        ctx.shared.wake(worker);
-                    }
+        // Duplicates are counted by the tracker and change nothing else.
+        if tracker.observe(n) == Seen::New {
+            ctx.stats.received(ctx.now, ts);
+            if self.closed_loop {
+                if let Some(worker) = ctx.shared.windows.get(publisher).and_then(|w| w.delivered(n, ctx.worker)) {
+                    ctx.shared.wake(worker);
                 }
             }
         }

@@ -32,6 +32,7 @@ struct Results {
     expected_deliveries: u64,
     delivered: u64,
     lost: u64,
+    gaps: u64,
     duplicated: u64,
     out_of_order: u64,
     unattributed: u64,
@@ -71,7 +72,7 @@ pub(crate) fn run(c: &Common, a: &PubsubArgs) -> anyhow::Result<Outcome> {
     let (stats, roles) = running.finish()?;
 
     let mut published_on = vec![0u64; t];
-    let (mut delivered, mut duplicated, mut out_of_order) = (0, 0, 0);
+    let (mut delivered, mut duplicated, mut out_of_order, mut gaps) = (0, 0, 0, 0);
     for role in &roles {
         match role {
             Role::Publisher(p) => published_on[p.topic_index()] += p.published(),
@@ -80,6 +81,7 @@ pub(crate) fn run(c: &Common, a: &PubsubArgs) -> anyhow::Result<Outcome> {
                     delivered += tr.unique;
                     duplicated += tr.duplicates;
                     out_of_order += tr.out_of_order;
+                    gaps += tr.gaps;
                 }
             }
             _ => {}
@@ -115,7 +117,9 @@ pub(crate) fn run(c: &Common, a: &PubsubArgs) -> anyhow::Result<Outcome> {
     }
     summary.push((
         "loss (whole run)".to_owned(),
-        format!("expected {expected}, delivered {delivered}, lost {lost}, duplicated {duplicated}, out of order {out_of_order}"),
+        format!(
+            "expected {expected}, delivered {delivered}, lost {lost} ({gaps} in gaps), duplicated {duplicated}, out of order {out_of_order}"
+        ),
     ));
     if counts.foreign > 0 || counts.window_stalls > 0 || !m.drained {
         summary.push((
@@ -142,6 +146,7 @@ pub(crate) fn run(c: &Common, a: &PubsubArgs) -> anyhow::Result<Outcome> {
         expected_deliveries: expected,
         delivered,
         lost,
+        gaps,
         duplicated,
         out_of_order,
         unattributed: counts.foreign,
