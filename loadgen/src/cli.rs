@@ -1,0 +1,394 @@
+//! The command line: common options, the four scenarios and their options, and checks.
+//!
+//! Owns: [`Cli`] (clap), `--cpus` list parsing, and the validated [`Common`] settings. Never:
+//! runs anything.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use wampyard::codec::Serializer;
+
+use crate::target::{self, Target, DEFAULT_URL};
+
+/// Default measured duration, seconds.
+const DEFAULT_DURATION_S: f64 = 10.0;
+
+/// Default warm-up, seconds: connection buffers and the router's allocator settle; excluded.
+const DEFAULT_WARMUP_S: f64 = 2.0;
+
+/// Default application payload per event or call: the size the performance anchors use.
+const DEFAULT_PAYLOAD: usize = 100;
+
+/// Largest `--payload`: leaves room for the message head under a 1 MiB router limit.
+const MAX_PAYLOAD: usize = 1_000_000;
+
+/// Default closed-loop window per publisher: deep enough that the router's batching, not the
+/// round trip, limits throughput.
+const DEFAULT_WINDOW: usize = 1000;
+
+/// Most publishers: their index must fit the top bits of the `seq` argument.
+const MAX_PUBLISHERS: usize = 1 << 21;
+
+/// Default concurrent connectors for `connect`.
+const DEFAULT_CLIENTS: usize = 8;
+
+/// Default hold time for `idle`, seconds.
+const DEFAULT_HOLD_S: f64 = 5.0;
+
+/// Load generator for WAMP routers (RawSocket and WebSocket; JSON, MessagePack, CBOR).
+#[derive(Debug, Parser)]
+#[command(name = "wampyard-loadgen", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) common: CommonArgs,
+    #[command(subcommand)]
+    pub(crate) scenario: Scenario,
+}
+
+/// Options every scenario takes, before or after the scenario name.
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// rs://HOST:PORT (RawSocket/TCP), rs+unix:///PATH or ws://HOST:PORT/PATH
+    #[arg(long, global = true, default_value = DEFAULT_URL)]
+    pub(crate) url: String,
+    /// json, msgpack or cbor
+    #[arg(long, global = true, default_value = "msgpack", value_parser = parse_serializer)]
+    pub(crate) serializer: Serializer,
+    /// Realm to join
+    #[arg(long, global = true, default_value = "realm1")]
+    pub(crate) realm: String,
+    /// Measured phase, seconds (fractional allowed)
+    #[arg(long, global = true, default_value_t = DEFAULT_DURATION_S, value_parser = parse_secs)]
+    pub(crate) duration: f64,
+    /// Warm-up before the measured phase, seconds (excluded from results)
+    #[arg(long, global = true, default_value_t = DEFAULT_WARMUP_S, value_parser = parse_secs)]
+    pub(crate) warmup: f64,
+    /// Application payload per event or call, bytes: Arguments are [send_ts, seq, filler] with
+    /// a filler string of PAYLOAD-16 bytes (16 = the two 64-bit numbers)
+    #[arg(long, global = true, default_value_t = DEFAULT_PAYLOAD)]
+    pub(crate) payload: usize,
+    /// CPUs to pin load-generator threads to, round-robin (e.g. 1 or 1,3 or 2-3)
+    #[arg(long, global = true, value_parser = parse_cpu_list)]
+    pub(crate) cpus: Option<CpuList>,
+    /// Load-generator threads (default: number of --cpus, else 1)
+    #[arg(long, global = true)]
+    pub(crate) threads: Option<usize>,
+    /// Router process to read CPU time and memory of, from /proc
+    #[arg(long = "router-pid", global = true)]
+    pub(crate) router_pid: Option<u32>,
+    /// Name of the router under test, recorded in the result
+    #[arg(long, global = true, default_value = "router")]
+    pub(crate) label: String,
+    /// Append the result as one JSON line to FILE (directories are created)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    /// Write an SVG with the latency distribution and throughput over time
+    #[arg(long, global = true, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
+    /// No progress line
+    #[arg(long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Scenario {
+    /// Publishers -> subscribers: events/s, deliveries/s, delivery latency, loss
+    Pubsub(PubsubArgs),
+    /// Callers -> callees (echo): calls/s and round-trip time
+    Rpc(RpcArgs),
+    /// Connect, join and leave again and again: sessions/s and HELLO->WELCOME latency
+    Connect(ConnectArgs),
+    /// Open N sessions with one subscription each and hold them: router memory per session
+    Idle(IdleArgs),
+}
+
+/// `pubsub` options.
+#[derive(Debug, Args)]
+pub(crate) struct PubsubArgs {
+    /// Publishing sessions
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) publishers: u64,
+    /// Subscribing sessions
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) subscribers: u64,
+    /// Topics: publisher i publishes to topic i % T, subscriber j subscribes to topic j % T
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) topics: u64,
+    /// Closed loop: most events per publisher not yet received by every subscriber
+    #[arg(long, default_value_t = DEFAULT_WINDOW, conflicts_with = "rate")]
+    pub(crate) window: usize,
+    /// Open loop: total events per second, paced evenly across publishers
+    #[arg(long, value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+}
+
+/// `rpc` options.
+#[derive(Debug, Args)]
+pub(crate) struct RpcArgs {
+    /// Calling sessions
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) callers: u64,
+    /// Callee sessions; callee i registers proc.{i}, caller k calls proc.{k % E}
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) callees: u64,
+    /// Closed loop: calls in flight per caller
+    #[arg(long = "in-flight", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "rate")]
+    pub(crate) in_flight: u64,
+    /// Open loop: total calls per second, paced evenly across callers
+    #[arg(long, value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+}
+
+/// `connect` options.
+#[derive(Debug, Args)]
+pub(crate) struct ConnectArgs {
+    /// Concurrent connectors
+    #[arg(long, default_value_t = DEFAULT_CLIENTS, value_parser = parse_positive)]
+    pub(crate) clients: usize,
+}
+
+/// `idle` options.
+#[derive(Debug, Args)]
+pub(crate) struct IdleArgs {
+    /// Sessions to open
+    #[arg(value_parser = parse_positive)]
+    pub(crate) sessions: usize,
+    /// How long to hold them open, seconds
+    #[arg(long, default_value_t = DEFAULT_HOLD_S, value_parser = parse_secs)]
+    pub(crate) hold: f64,
+}
+
+/// A `--cpus` list, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CpuList(pub(crate) Vec<usize>);
+
+fn parse_serializer(s: &str) -> Result<Serializer, String> {
+    Serializer::from_name(s).ok_or_else(|| format!("'{s}' is not json, msgpack or cbor"))
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive rate")),
+    }
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive integer")),
+    }
+}
+
+/// Parses `1`, `1,3`, `2-3`, `0,2-3`.
+pub(crate) fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
+    let mut cpus = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let bad = || format!("'{s}' is not a CPU list (e.g. 1 or 1,3 or 2-3)");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) =
+                    (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                if a > b {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(CpuList(cpus))
+}
+
+/// The validated common settings.
+#[derive(Clone, Debug)]
+pub(crate) struct Common {
+    /// `--url` as given.
+    pub(crate) url: String,
+    /// Where to connect.
+    pub(crate) target: Target,
+    /// Serializer.
+    pub(crate) ser: Serializer,
+    /// Realm.
+    pub(crate) realm: String,
+    /// Measured phase, s.
+    pub(crate) duration: f64,
+    /// Warm-up, s.
+    pub(crate) warmup: f64,
+    /// Application payload, bytes.
+    pub(crate) payload: usize,
+    /// CPUs to pin to (empty: no pinning).
+    pub(crate) cpus: Vec<usize>,
+    /// Threads.
+    pub(crate) threads: usize,
+    /// Router PID.
+    pub(crate) router_pid: Option<u32>,
+    /// Label.
+    pub(crate) label: String,
+    /// JSON output.
+    pub(crate) json: Option<PathBuf>,
+    /// SVG output.
+    pub(crate) plot: Option<PathBuf>,
+    /// No progress line.
+    pub(crate) quiet: bool,
+}
+
+impl Common {
+    /// Checks the common options; `online` is the number of CPUs that may be named.
+    pub(crate) fn from_args(a: CommonArgs, online: usize) -> Result<Common, String> {
+        let target = target::parse(&a.url)?;
+        let cpus = a.cpus.map(|c| c.0).unwrap_or_default();
+        if let Some(bad) = cpus.iter().find(|&&c| c >= online) {
+            return Err(format!("--cpus: CPU {bad} does not exist ({online} online)"));
+        }
+        let threads = a.threads.unwrap_or(cpus.len().max(1));
+        if threads == 0 {
+            return Err("--threads must be at least 1".to_owned());
+        }
+        if a.duration <= 0.0 {
+            return Err("--duration must be positive".to_owned());
+        }
+        if a.payload > MAX_PAYLOAD {
+            return Err(format!("--payload must be at most {MAX_PAYLOAD}"));
+        }
+        Ok(Common {
+            url: a.url,
+            target,
+            ser: a.serializer,
+            realm: a.realm,
+            duration: a.duration,
+            warmup: a.warmup,
+            payload: a.payload,
+            cpus,
+            threads,
+            router_pid: a.router_pid,
+            label: a.label,
+            json: a.json,
+            plot: a.plot,
+            quiet: a.quiet,
+        })
+    }
+
+    /// The filler string that brings the Arguments to about `payload` bytes.
+    pub(crate) fn filler(&self) -> String {
+        "x".repeat(self.payload.saturating_sub(16))
+    }
+
+    /// The CPU thread `i` is pinned to, if any.
+    pub(crate) fn cpu_of(&self, i: usize) -> Option<usize> {
+        (!self.cpus.is_empty()).then(|| self.cpus[i % self.cpus.len()])
+    }
+}
+
+/// Checks the pubsub options beyond what clap checks.
+pub(crate) fn check_pubsub(a: &PubsubArgs) -> Result<(), String> {
+    if a.publishers as usize > MAX_PUBLISHERS {
+        return Err(format!("--publishers must be at most {MAX_PUBLISHERS}"));
+    }
+    if a.rate.is_none() {
+        if a.window == 0 {
+            return Err("--window must be at least 1".to_owned());
+        }
+        if a.subscribers < a.publishers.min(a.topics) {
+            return Err("closed loop needs a subscriber on every topic that has a publisher: use --subscribers >= --topics, or --rate".to_owned());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_take_singles_commas_and_ranges() {
+        assert_eq!(parse_cpu_list("1").unwrap(), CpuList(vec![1]));
+        assert_eq!(parse_cpu_list("1,3").unwrap(), CpuList(vec![1, 3]));
+        assert_eq!(parse_cpu_list("2-3").unwrap(), CpuList(vec![2, 3]));
+        assert_eq!(parse_cpu_list("0, 2-4").unwrap(), CpuList(vec![0, 2, 3, 4]));
+        for bad in ["", "a", "3-1", "1,", "-1", "1-"] {
+            assert!(parse_cpu_list(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn common_options_are_accepted_before_and_after_the_scenario() {
+        let a =
+            Cli::try_parse_from(["lg", "--serializer", "json", "pubsub", "--subscribers", "4", "--duration", "1.5"])
+                .unwrap();
+        assert_eq!(a.common.serializer, Serializer::Json);
+        assert_eq!(a.common.duration, 1.5);
+        let Scenario::Pubsub(p) = a.scenario else { panic!() };
+        assert_eq!((p.publishers, p.subscribers, p.topics, p.window, p.rate), (1, 4, 1, 1000, None));
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let a = Cli::try_parse_from(["lg", "rpc"]).unwrap();
+        assert_eq!(a.common.url, "rs://127.0.0.1:8080");
+        assert_eq!(a.common.serializer, Serializer::MsgPack);
+        assert_eq!(
+            (a.common.realm.as_str(), a.common.duration, a.common.warmup, a.common.payload),
+            ("realm1", 10.0, 2.0, 100)
+        );
+        let Scenario::Rpc(r) = a.scenario else { panic!() };
+        assert_eq!((r.callers, r.callees, r.in_flight, r.rate), (1, 1, 1, None));
+        let c = Common::from_args(a.common, 2).unwrap();
+        assert_eq!((c.threads, c.cpus.len(), c.label.as_str()), (1, 0, "router"));
+        let Scenario::Idle(i) = Cli::try_parse_from(["lg", "idle", "50"]).unwrap().scenario else { panic!() };
+        assert_eq!((i.sessions, i.hold), (50, 5.0));
+        let Scenario::Connect(c) = Cli::try_parse_from(["lg", "connect"]).unwrap().scenario else { panic!() };
+        assert_eq!(c.clients, 8);
+    }
+
+    #[test]
+    fn threads_default_to_the_number_of_cpus() {
+        let a = Cli::try_parse_from(["lg", "connect", "--cpus", "0-1"]).unwrap();
+        let c = Common::from_args(a.common, 2).unwrap();
+        assert_eq!(c.threads, 2);
+        assert_eq!((c.cpu_of(0), c.cpu_of(1), c.cpu_of(2)), (Some(0), Some(1), Some(0)));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        for argv in [
+            vec!["lg", "pubsub", "--serializer", "xml"],
+            vec!["lg", "pubsub", "--publishers", "0"],
+            vec!["lg", "pubsub", "--rate", "0"],
+            vec!["lg", "pubsub", "--rate", "10", "--window", "5"],
+            vec!["lg", "rpc", "--in-flight", "4", "--rate", "5"],
+            vec!["lg", "idle"],
+            vec!["lg", "idle", "0"],
+            vec!["lg", "connect", "--duration", "-1"],
+            vec!["lg"],
+        ] {
+            assert!(Cli::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
+        let a = Cli::try_parse_from(["lg", "connect", "--cpus", "7"]).unwrap();
+        assert!(Common::from_args(a.common, 2).unwrap_err().contains("CPU 7"));
+        let a = Cli::try_parse_from(["lg", "connect", "--duration", "0"]).unwrap();
+        assert!(Common::from_args(a.common, 2).is_err());
+    }
+
+    #[test]
+    fn closed_loop_needs_subscribers_on_published_topics() {
+        let p = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().scenario {
+            Scenario::Pubsub(p) => p,
+            _ => panic!(),
+        };
+        assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4"])).is_err());
+        assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--subscribers", "4"])).is_ok());
+        assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--rate", "100"])).is_ok());
+        assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4"])).is_ok());
+    }
+}
