@@ -195,3 +195,20 @@ fn hello_for_an_unknown_realm_is_aborted_with_no_such_realm() {
         }
     });
 }
+
+#[test]
+fn unix_client_that_closes_before_the_handshake_leaves_every_shard_serving() {
+    for r in routers() {
+        for _ in 0..8 {
+            drop(std::os::unix::net::UnixStream::connect(&r.unix).unwrap());
+        }
+        let mut s = std::os::unix::net::UnixStream::connect(&r.unix).unwrap();
+        s.write_all(b"\x00garbage").unwrap();
+        drop(s);
+        assert_healthy(r, "unixclose");
+        for kind in [Kind::RawUnix, Kind::RawTcp] {
+            let mut c = Client::join(r, On::Any, kind, Serializer::Cbor);
+            c.goodbye();
+        }
+    }
+}

@@ -415,6 +415,9 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Trans
         };
         let mut next = first;
         let mut taken = 0;
+        // Connections handed over are started after the shard borrow below ends: a starting
+        // connection may run (and borrow the shard) before this loop gets control back.
+        let mut adopted = Vec::new();
         {
             let mut s = shard.borrow_mut();
             let s = &mut *s;
@@ -424,7 +427,7 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Trans
                         s.mesh.flush();
                         return;
                     }
-                    ShardMsg::Adopt { fd, listener } => adopt(fd, listener, shard, tcfgs, hello_timeout),
+                    ShardMsg::Adopt { fd, listener } => adopted.push((fd, listener)),
                     other => s.router.on_shard_msg(other, &mut s.mesh),
                 }
                 taken += 1;
@@ -433,6 +436,9 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Trans
                 }
             }
             s.mesh.flush();
+        }
+        for (fd, listener) in adopted {
+            adopt(fd, listener, shard, tcfgs, hello_timeout);
         }
         glommio::yield_if_needed().await;
     }
