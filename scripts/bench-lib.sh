@@ -67,7 +67,7 @@ run_one() {
     if timeout $(( ${DURATION%.*} + ${WARMUP%.*} + 120 )) "$LOADGEN" "$@" \
         --url "$url" --serializer "$ser" --duration "$DURATION" --warmup "$WARMUP" \
         --cpus "$LOADGEN_CPU" --router-pid "$pid" --label "$label" \
-        --json "$out/results.jsonl" --plot "$out/$label-$name-$ser.svg" --quiet \
+        --json "$out/results.jsonl" --plot "$out/$label-$name-$ser.svg" --quiet ${LOADGEN_FLAGS:-} \
         > "$out/$label-$name-$ser.txt" 2>&1; then
         echo ok
     else

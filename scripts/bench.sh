@@ -16,6 +16,8 @@ WARMUP=${WARMUP:-2}
 ROUTER_CPU=${ROUTER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 SERIALIZERS=${SERIALIZERS:-"msgpack json"}
+# Latency profile: SPIN_US=200 LOADGEN_FLAGS=--busy-poll (router and loadgen spin instead of
+# sleeping; CPU-per-message figures then include the spinning).
 SPIN_US=${SPIN_US:-0}
 SCENARIOS=${SCENARIOS:-.}
 LOADGEN="$repo/target/release/wampyard-loadgen"
@@ -23,7 +25,7 @@ FAILURES=0
 
 out="target/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
-cargo build --release --locked --bin wampyard --bin wampyard-loadgen
+cargo build --release --locked -p wampyard -p loadgen --bins
 
 port=$(free_port)
 cat > "$out/wampyard.toml" <<TOML

@@ -25,7 +25,7 @@ FAILURES=0
 
 out="target/bench/compare-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
-cargo build --release --locked --bin wampyard --bin wampyard-loadgen
+cargo build --release --locked -p wampyard -p loadgen --bins
 bash scripts/crossbar-setup.sh
 
 wy_port=$(free_port)

@@ -88,6 +88,10 @@ pub(crate) struct CommonArgs {
     /// No progress line
     #[arg(long, global = true)]
     pub(crate) quiet: bool,
+    /// Spin on the sockets instead of sleeping between events: takes the load generator's own
+    /// wake-up time out of latency figures, at the price of a busy core
+    #[arg(long, global = true)]
+    pub(crate) busy_poll: bool,
 }
 
 /// The scenarios.
@@ -240,6 +244,8 @@ pub(crate) struct Common {
     pub(crate) plot: Option<PathBuf>,
     /// No progress line.
     pub(crate) quiet: bool,
+    /// Poll the sockets without sleeping.
+    pub(crate) busy_poll: bool,
 }
 
 impl Common {
@@ -275,6 +281,7 @@ impl Common {
             json: a.json,
             plot: a.plot,
             quiet: a.quiet,
+            busy_poll: a.busy_poll,
         })
     }
 

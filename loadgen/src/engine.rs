@@ -194,6 +194,8 @@ pub(crate) struct Env {
     pub(crate) ser: Serializer,
     /// The realm.
     pub(crate) realm: String,
+    /// Poll without sleeping (`--busy-poll`).
+    pub(crate) busy_poll: bool,
 }
 
 /// Where one session stands.
@@ -416,7 +418,7 @@ impl Worker {
                     self.timer.arm(due, now)?;
                 }
             }
-            let timeout = if busy { Duration::ZERO } else { CONTROL_TICK };
+            let timeout = if busy || self.env.busy_poll { Duration::ZERO } else { CONTROL_TICK };
             match self.poll.poll(&mut self.events, Some(timeout)) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => r.context("epoll_wait")?,

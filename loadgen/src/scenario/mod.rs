@@ -103,7 +103,7 @@ pub(crate) fn launch(c: &Common, name: &'static str, launch: Launch, span_ns: u6
         polls.push(poll);
     }
     let shared = Arc::new(Shared::new(wakers, launch.windows));
-    let env = Arc::new(Env { target: c.target.clone(), ser: c.ser, realm: c.realm.clone() });
+    let env = Arc::new(Env { target: c.target.clone(), ser: c.ser, realm: c.realm.clone(), busy_poll: c.busy_poll });
     let mut per_worker: Vec<Vec<Role>> = (0..threads).map(|_| Vec::new()).collect();
     for (k, role) in launch.roles.into_iter().enumerate() {
         per_worker[worker_of(k, threads)].push(role);
