@@ -298,6 +298,26 @@ impl Client {
         }
     }
 
+    /// Changes how long a read waits.
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        match &mut self.wire {
+            Wire::Raw(Stream::Tcp(s)) => s.set_read_timeout(Some(t)).unwrap(),
+            Wire::Raw(Stream::Unix(s)) => s.set_read_timeout(Some(t)).unwrap(),
+            Wire::Ws(ws) => ws.get_mut().set_read_timeout(Some(t)).unwrap(),
+        }
+    }
+
+    /// The next message, or `None` on close or when the read times out.
+    pub fn recv_or_timeout(&mut self) -> Option<Message> {
+        let Wire::Raw(s) = &mut self.wire else { return self.recv() };
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head).ok()?;
+        let len = ((head[1] as usize) << 16) | ((head[2] as usize) << 8) | head[3] as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+        codec::decode(self.ser, Bytes::from(body)).ok()
+    }
+
     /// True if the router closes the connection (after any messages still queued).
     pub fn closes(&mut self) -> bool {
         for _ in 0..16 {
