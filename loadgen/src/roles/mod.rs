@@ -15,6 +15,7 @@ use wampyard::wamp::Message;
 
 use crate::conn::Out;
 use crate::engine::Shared;
+use crate::pace::Schedule;
 use crate::stats::Stats;
 use crate::wire::encode;
 use crate::wire::scan::Scanned;
@@ -69,6 +70,39 @@ pub(crate) struct Produced {
     pub(crate) more: bool,
     /// When it wants to send next (open loop).
     pub(crate) due: Option<u64>,
+}
+
+/// Open-loop pacing of one sender: a fixed total rate shared by `senders` senders, scheduled
+/// from the moment sending starts.
+#[derive(Debug)]
+pub(crate) struct OpenLoop {
+    rate: f64,
+    senders: usize,
+    /// Set by [`OpenLoop::start`].
+    schedule: Option<Schedule>,
+}
+
+impl OpenLoop {
+    /// `rate` messages/s in total over `senders` senders.
+    pub(crate) fn new(rate: f64, senders: usize) -> OpenLoop {
+        OpenLoop { rate, senders, schedule: None }
+    }
+
+    /// Sending starts at `t0` for sender number `index`.
+    pub(crate) fn start(&mut self, t0: u64, index: usize) {
+        self.schedule = Some(Schedule::new(t0, self.rate, self.senders, index));
+    }
+
+    /// The scheduled send time of message `n` if it is due at `now`; otherwise what to tell the
+    /// engine (wake me at the due time, or nothing before the start).
+    pub(crate) fn due(&self, n: u64, now: u64) -> Result<u64, Produced> {
+        let Some(schedule) = &self.schedule else { return Err(Produced::default()) };
+        let due = schedule.due_ns(n);
+        if due > now {
+            return Err(Produced { more: false, due: Some(due) });
+        }
+        Ok(due)
+    }
 }
 
 /// One session's job.

@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use wampyard::wamp::message::code;
 
-use super::{Ctx, Produced, MAX_BATCH, QUEUE_HIGH};
+use super::{Ctx, OpenLoop, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
-use crate::pace::Schedule;
 use crate::seq::{Seen, SeqTracker};
 use crate::wire::encode::{self, Timed};
 
@@ -92,7 +91,7 @@ enum Pace {
     /// Closed loop through the shared window of this publisher.
     Window,
     /// Open loop at a fixed total rate shared by `senders` publishers.
-    Rate { rate: f64, senders: usize, schedule: Option<Schedule> },
+    Rate(OpenLoop),
 }
 
 /// A publishing session.
@@ -124,7 +123,7 @@ impl Publisher {
         filler: Arc<str>,
     ) -> Publisher {
         let pace = match rate {
-            Some(rate) => Pace::Rate { rate, senders: publishers, schedule: None },
+            Some(rate) => Pace::Rate(OpenLoop::new(rate, publishers)),
             None => Pace::Window,
         };
         Publisher {
@@ -154,8 +153,8 @@ impl Publisher {
     /// Sending starts at `t0`.
     pub(crate) fn start(&mut self, t0: u64) {
         self.last_progress = t0;
-        if let Pace::Rate { rate, senders, schedule } = &mut self.pace {
-            *schedule = Some(Schedule::new(t0, *rate, *senders, self.index));
+        if let Pace::Rate(open) = &mut self.pace {
+            open.start(t0, self.index);
         }
     }
 
@@ -228,14 +227,10 @@ impl Publisher {
                     }
                     ctx.now
                 }
-                Pace::Rate { schedule: Some(schedule), .. } => {
-                    let due = schedule.due_ns(self.n);
-                    if due > ctx.now {
-                        return Ok(Produced { more: false, due: Some(due) });
-                    }
-                    due
-                }
-                Pace::Rate { schedule: None, .. } => return Ok(Produced::default()),
+                Pace::Rate(open) => match open.due(self.n, ctx.now) {
+                    Ok(ts) => ts,
+                    Err(wait) => return Ok(wait),
+                },
             };
             self.send(ctx, ts, out)?;
             sent += 1;

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use wampyard::wamp::message::code;
 
-use super::{Ctx, Next, Produced, MAX_BATCH, QUEUE_HIGH};
+use super::{Ctx, Next, OpenLoop, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
-use crate::pace::Schedule;
 use crate::wire::encode::{self, Echo, Timed};
 
 /// The procedure URI of callee `i`.
@@ -23,7 +22,7 @@ enum Pace {
     /// Closed loop: keep this many calls in flight.
     InFlight(u64),
     /// Open loop at a fixed total rate shared by `senders` callers.
-    Rate { rate: f64, senders: usize, schedule: Option<Schedule> },
+    Rate(OpenLoop),
 }
 
 /// A calling session.
@@ -51,7 +50,7 @@ impl Caller {
         filler: Arc<str>,
     ) -> Caller {
         let pace = match rate {
-            Some(rate) => Pace::Rate { rate, senders: callers, schedule: None },
+            Some(rate) => Pace::Rate(OpenLoop::new(rate, callers)),
             None => Pace::InFlight(in_flight.max(1)),
         };
         Caller { index, procedure: procedure_uri(callee), filler, pace, request: 1, n: 0, in_flight: 0 }
@@ -64,8 +63,8 @@ impl Caller {
 
     /// Sending starts at `t0`.
     pub(crate) fn start(&mut self, t0: u64) {
-        if let Pace::Rate { rate, senders, schedule } = &mut self.pace {
-            *schedule = Some(Schedule::new(t0, *rate, *senders, self.index));
+        if let Pace::Rate(open) = &mut self.pace {
+            open.start(t0, self.index);
         }
     }
 
@@ -82,14 +81,10 @@ impl Caller {
                     }
                     ctx.now
                 }
-                Pace::Rate { schedule: Some(schedule), .. } => {
-                    let due = schedule.due_ns(self.n);
-                    if due > ctx.now {
-                        return Ok(Produced { more: false, due: Some(due) });
-                    }
-                    due
-                }
-                Pace::Rate { schedule: None, .. } => return Ok(Produced::default()),
+                Pace::Rate(open) => match open.due(self.n, ctx.now) {
+                    Ok(ts) => ts,
+                    Err(wait) => return Ok(wait),
+                },
             };
             let ser = ctx.ser;
             let m = Timed {
