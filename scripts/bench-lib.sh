@@ -27,6 +27,11 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+# The load generator busy-polls its own core by default, so that its wake-ups (tens of µs per
+# hop on a VM) are not counted as the router's latency or throttle a closed loop. The router
+# keeps its own configuration. LOADGEN_FLAGS= (empty) measures with a sleeping load generator.
+LOADGEN_FLAGS=${LOADGEN_FLAGS---busy-poll}
+
 # The standard scenarios, one per line: NAME|ARGS. Scenarios that do not depend on the
 # serializer carry "once" and run for the first serializer only.
 standard_scenarios() {

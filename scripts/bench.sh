@@ -16,8 +16,8 @@ WARMUP=${WARMUP:-2}
 ROUTER_CPU=${ROUTER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
 SERIALIZERS=${SERIALIZERS:-"msgpack json"}
-# Latency profile: SPIN_US=200 LOADGEN_FLAGS=--busy-poll (router and loadgen spin instead of
-# sleeping; CPU-per-message figures then include the spinning).
+# SPIN_US sets router.spin_before_park_us (0, the default, parks at once; CPU-per-message
+# figures include any spinning). LOADGEN_FLAGS: see scripts/bench-lib.sh.
 SPIN_US=${SPIN_US:-0}
 SCENARIOS=${SCENARIOS:-.}
 LOADGEN="$repo/target/release/wampyard-loadgen"

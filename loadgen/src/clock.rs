@@ -22,6 +22,8 @@ pub(crate) fn now_ns() -> u64 {
 
 /// Nanoseconds in a second, as the integer used throughout for clock arithmetic.
 pub(crate) const NS_PER_S: u64 = 1_000_000_000;
+/// Nanoseconds per microsecond.
+pub(crate) const NS_PER_US: u64 = 1_000;
 
 /// Seconds (fractional allowed) as nanoseconds.
 pub(crate) fn secs_to_ns(secs: f64) -> u64 {

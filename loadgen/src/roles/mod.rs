@@ -78,30 +78,32 @@ pub(crate) struct Produced {
 pub(crate) struct OpenLoop {
     rate: f64,
     senders: usize,
+    /// Release grid, see [`Schedule`].
+    batch_ns: u64,
     /// Set by [`OpenLoop::start`].
     schedule: Option<Schedule>,
 }
 
 impl OpenLoop {
-    /// `rate` messages/s in total over `senders` senders.
-    pub(crate) fn new(rate: f64, senders: usize) -> OpenLoop {
-        OpenLoop { rate, senders, schedule: None }
+    /// `rate` messages/s in total over `senders` senders, released every `batch_ns`.
+    pub(crate) fn new(rate: f64, senders: usize, batch_ns: u64) -> OpenLoop {
+        OpenLoop { rate, senders, batch_ns, schedule: None }
     }
 
     /// Sending starts at `t0` for sender number `index`.
     pub(crate) fn start(&mut self, t0: u64, index: usize) {
-        self.schedule = Some(Schedule::new(t0, self.rate, self.senders, index));
+        self.schedule = Some(Schedule::new(t0, self.rate, self.senders, index, self.batch_ns));
     }
 
     /// The scheduled send time of message `n` if it is due at `now`; otherwise what to tell the
     /// engine (wake me at the due time, or nothing before the start).
     pub(crate) fn due(&self, n: u64, now: u64) -> Result<u64, Produced> {
         let Some(schedule) = &self.schedule else { return Err(Produced::default()) };
-        let due = schedule.due_ns(n);
-        if due > now {
-            return Err(Produced { more: false, due: Some(due) });
+        let release = schedule.release_ns(n);
+        if release > now {
+            return Err(Produced { more: false, due: Some(release) });
         }
-        Ok(due)
+        Ok(schedule.due_ns(n))
     }
 }
 

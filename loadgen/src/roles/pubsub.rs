@@ -112,18 +112,17 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    /// Publisher `index` of `publishers`, on topic `topic` with `subscribers` subscribers, in
-    /// closed loop (`rate` `None`, through `shared.windows[index]`) or open loop.
+    /// Publisher `index`, on topic `topic` with `subscribers` subscribers, in closed loop
+    /// (`open` `None`, through `shared.windows[index]`) or paced by `open`.
     pub(crate) fn new(
         index: usize,
-        publishers: usize,
         topic: usize,
         subscribers: usize,
-        rate: Option<f64>,
+        open: Option<OpenLoop>,
         filler: Arc<str>,
     ) -> Publisher {
-        let pace = match rate {
-            Some(rate) => Pace::Rate(OpenLoop::new(rate, publishers)),
+        let pace = match open {
+            Some(open) => Pace::Rate(open),
             None => Pace::Window,
         };
         Publisher {

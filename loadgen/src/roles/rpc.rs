@@ -39,18 +39,11 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    /// Caller `index` of `callers` calling callee `callee`'s procedure, closed loop with
-    /// `in_flight` calls or open loop at total `rate`.
-    pub(crate) fn new(
-        index: usize,
-        callers: usize,
-        callee: usize,
-        in_flight: u64,
-        rate: Option<f64>,
-        filler: Arc<str>,
-    ) -> Caller {
-        let pace = match rate {
-            Some(rate) => Pace::Rate(OpenLoop::new(rate, callers)),
+    /// Caller `index` calling callee `callee`'s procedure, closed loop with `in_flight` calls
+    /// or paced by `open`.
+    pub(crate) fn new(index: usize, callee: usize, in_flight: u64, open: Option<OpenLoop>, filler: Arc<str>) -> Caller {
+        let pace = match open {
+            Some(open) => Pace::Rate(open),
             None => Pace::InFlight(in_flight.max(1)),
         };
         Caller { index, procedure: procedure_uri(callee), filler, pace, request: 1, n: 0, in_flight: 0 }

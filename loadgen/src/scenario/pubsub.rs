@@ -10,10 +10,11 @@ use serde_json::json;
 
 use super::{launch, worker_of, Launch};
 use crate::cli::{check_pubsub, Common, PubsubArgs};
-use crate::clock::secs_to_ns;
+use crate::clock::{secs_to_ns, NS_PER_US};
 use crate::plot::PlotData;
 use crate::report::{Outcome, Resources};
 use crate::roles::pubsub::{Publisher, Subscriber, Window};
+use crate::roles::OpenLoop;
 use crate::roles::Role;
 use crate::stats::{fmt_rate, round3, Latency};
 
@@ -53,7 +54,8 @@ pub(crate) fn run(c: &Common, a: &PubsubArgs) -> anyhow::Result<Outcome> {
     let closed = a.rate.is_none();
     let mut roles = Vec::with_capacity(p + s);
     for i in 0..p {
-        roles.push(Role::Publisher(Publisher::new(i, p, i % t, subs_on(i % t), a.rate, filler.clone())));
+        let open = a.rate.map(|rate| OpenLoop::new(rate, p, a.batch_us * NS_PER_US));
+        roles.push(Role::Publisher(Publisher::new(i, i % t, subs_on(i % t), open, filler.clone())));
     }
     for j in 0..s {
         roles.push(Role::Subscriber(Subscriber::new(j % t, t, p, closed)));

@@ -9,10 +9,11 @@ use serde_json::json;
 
 use super::{launch, Launch};
 use crate::cli::{Common, RpcArgs};
-use crate::clock::secs_to_ns;
+use crate::clock::{secs_to_ns, NS_PER_US};
 use crate::plot::PlotData;
 use crate::report::{Outcome, Resources};
 use crate::roles::rpc::{Callee, Caller};
+use crate::roles::OpenLoop;
 use crate::roles::Role;
 use crate::stats::{fmt_rate, round3, Latency};
 
@@ -43,7 +44,8 @@ pub(crate) fn run(c: &Common, a: &RpcArgs) -> anyhow::Result<Outcome> {
     let filler: Arc<str> = c.filler().into();
     let mut roles = Vec::with_capacity(callers + callees);
     for k in 0..callers {
-        roles.push(Role::Caller(Caller::new(k, callers, k % callees, a.in_flight, a.rate, filler.clone())));
+        let open = a.rate.map(|rate| OpenLoop::new(rate, callers, a.batch_us * NS_PER_US));
+        roles.push(Role::Caller(Caller::new(k, k % callees, a.in_flight, open, filler.clone())));
     }
     for i in 0..callees {
         roles.push(Role::Callee(Callee::new(i)));
