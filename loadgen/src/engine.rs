@@ -40,7 +40,7 @@ const SETUP_CONCURRENCY: usize = 256;
 /// How long one setup step (connect, handshake, HELLO, SUBSCRIBE/REGISTER) may take.
 const SETUP_TIMEOUT_NS: u64 = 10 * NS_PER_S;
 
-/// How long a closing session waits for the router's GOODBYE and then its close.
+/// How long a closing session waits for the router's GOODBYE (or its close).
 const CLOSE_TIMEOUT_NS: u64 = 2 * NS_PER_S;
 
 /// How long a connector waits after a failed session before it tries again.
@@ -211,7 +211,8 @@ enum Phase {
     Ready,
     /// GOODBYE sent, the router's awaited.
     Closing,
-    /// GOODBYEs exchanged; waiting for the router to close.
+    /// GOODBYEs exchanged: the session is over and the load generator closes the transport
+    /// (the spec lets either side close it; some routers wait for the client to).
     Lingering,
     /// A connector waiting to retry.
     Backoff,
@@ -766,8 +767,7 @@ impl Worker {
                     self.end(i, now, Some(why));
                 }
                 Phase::Closing | Phase::Lingering if age > CLOSE_TIMEOUT_NS => {
-                    let why =
-                        format!("router did not end the session within {} s of GOODBYE", CLOSE_TIMEOUT_NS / NS_PER_S);
+                    let why = format!("router did not answer GOODBYE within {} s", CLOSE_TIMEOUT_NS / NS_PER_S);
                     self.end(i, now, Some(why));
                 }
                 Phase::Backoff if age > RETRY_DELAY_NS && run_phase == RunPhase::Run => {
@@ -822,7 +822,7 @@ impl Dispatch<'_> {
                 }
                 *self.phase = Phase::Lingering;
                 *self.since = self.ctx.now;
-                Flow::Continue
+                Flow::End
             }
             (_, Scanned::Other(code::ABORT)) => {
                 Flow::Fail(format!("router aborted the session: {}", error_uri(ser, msg)))
