@@ -35,9 +35,8 @@ impl Schedule {
         }
     }
 
-    /// When message `n` may be sent: its due time rounded up to the batch grid.
-    pub(crate) fn release_ns(&self, n: u64) -> u64 {
-        let due = self.due_ns(n);
+    /// When a message due at `due` may be sent: that time rounded up to the batch grid.
+    pub(crate) fn release_ns(&self, due: u64) -> u64 {
         if self.batch_ns == 0 {
             return due;
         }
@@ -86,18 +85,18 @@ mod tests {
         // 1 message per µs, released every 10 µs.
         let s = Schedule::new(500, 1_000_000.0, 1, 0, 10_000);
         assert_eq!(s.due_ns(0), 500);
-        assert_eq!(s.release_ns(0), 500);
+        assert_eq!(s.release_ns(s.due_ns(0)), 500);
         assert_eq!(s.due_ns(1), 1_500);
-        assert_eq!(s.release_ns(1), 10_500);
-        assert_eq!(s.release_ns(10), 10_500);
-        assert_eq!(s.release_ns(11), 20_500);
+        assert_eq!(s.release_ns(s.due_ns(1)), 10_500);
+        assert_eq!(s.release_ns(s.due_ns(10)), 10_500);
+        assert_eq!(s.release_ns(s.due_ns(11)), 20_500);
     }
 
     #[test]
     fn a_zero_batch_releases_each_message_when_due() {
         let s = Schedule::new(0, 3.0, 2, 1, 0);
         assert_eq!(
-            (0..5).map(|n| s.release_ns(n)).collect::<Vec<_>>(),
+            (0..5).map(|n| s.release_ns(s.due_ns(n))).collect::<Vec<_>>(),
             (0..5).map(|n| s.due_ns(n)).collect::<Vec<_>>()
         );
     }

@@ -99,11 +99,12 @@ impl OpenLoop {
     /// engine (wake me at the due time, or nothing before the start).
     pub(crate) fn due(&self, n: u64, now: u64) -> Result<u64, Produced> {
         let Some(schedule) = &self.schedule else { return Err(Produced::default()) };
-        let release = schedule.release_ns(n);
+        let due = schedule.due_ns(n);
+        let release = schedule.release_ns(due);
         if release > now {
             return Err(Produced { more: false, due: Some(release) });
         }
-        Ok(schedule.due_ns(n))
+        Ok(due)
     }
 }
 
