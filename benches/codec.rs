@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wampyard::codec::{decode, encode, transcode, Payload, RawPayload, Serializer};
+use wampyard::codec::{decode, encode, transcode, Payload, PayloadCodec, RawPayload, Serializer};
 use wampyard::wamp::message::{CallResult, Event, Publish};
 use wampyard::wamp::{message, Dict, Id, Message, Value};
 

@@ -23,10 +23,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use wampyard::codec::{decode, encode, Payload, Serializer};
-use wampyard::realm::{Realm, Realms};
-use wampyard::router::{ConnKey, Router, ShardId, ShardMsg, Sink};
-use wampyard::session::{ConnInfo, Outbox, Outgoing};
+use wampyard::config::{Limits, RealmConfig};
+use wampyard::realm::Realms;
+use wampyard::router::{ConnKey, Router, ShardMsg, Sink};
+use wampyard::session::{ConnInfo, Outbox, Outgoing, ShardId};
 use wampyard::wamp::message::{Hello, Publish, Subscribe};
 use wampyard::wamp::{Dict, Id, Message, UriCheck, Value};
 
@@ -73,6 +76,9 @@ impl Sink for Queue {
 struct Shard {
     router: Router,
     sink: Queue,
+    /// The time every message is handled at: the router takes time as an input, and a fixed one
+    /// keeps the clock out of the measurement.
+    now: Instant,
 }
 
 impl Shard {
@@ -80,7 +86,7 @@ impl Shard {
     fn join(&mut self) -> (ConnKey, Outbox) {
         let outbox = Outbox::new(OUTBOX_BUDGET);
         let info = ConnInfo { serializer: SER, transport: "bench", peer: "mem".into(), max_outgoing: usize::MAX };
-        let key = self.router.open(info, outbox.clone());
+        let key = self.router.open(info, outbox.clone(), self.now);
         self.handle(key, hello());
         assert_eq!(take(&outbox), 1, "WELCOME expected");
         (key, outbox)
@@ -89,9 +95,9 @@ impl Shard {
     /// Handles a client message, then every cross-shard message it causes (the agreement on a
     /// subscription: SubJoin, SubApply, Applied).
     fn handle(&mut self, key: ConnKey, msg: Message) {
-        self.router.on_message(key, msg, &mut self.sink);
+        self.router.on_message(key, msg, self.now, &mut self.sink);
         while let Some(m) = self.sink.0.pop_front() {
-            self.router.on_shard_msg(m, &mut self.sink);
+            self.router.on_shard_msg(m, self.now, &mut self.sink);
         }
     }
 }
@@ -113,8 +119,11 @@ struct Bench {
 
 impl Bench {
     fn new(subscribers: usize) -> Bench {
-        let realms = Arc::new(Realms::new(vec![Realm { name: "realm1".into(), uri_check: UriCheck::Loose }]));
-        let mut shard = Shard { router: Router::new(0, 1, realms), sink: Queue::default() };
+        let realm = RealmConfig { name: "realm1".into(), uri_check: UriCheck::Loose, sequential_request_ids: false };
+        let realms = Arc::new(Realms::new(vec![realm]));
+        let now = Instant::now();
+        let router = Router::new(0, 1, realms, Limits::default(), StdRng::seed_from_u64(1), now);
+        let mut shard = Shard { router, sink: Queue::default(), now };
         let (publisher, _) = shard.join();
         let mut outboxes = Vec::with_capacity(subscribers);
         for n in 0..subscribers {
@@ -185,7 +194,7 @@ fn fanout(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     bench.run(iters, |shard, publisher| {
                         let msg = if from_bytes { decode(SER, frame.clone()).unwrap() } else { decoded.clone() };
-                        shard.router.on_message(publisher, black_box(msg), &mut shard.sink);
+                        shard.router.on_message(publisher, black_box(msg), shard.now, &mut shard.sink);
                     })
                 });
             });

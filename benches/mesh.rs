@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glommio::{LocalExecutorBuilder, Placement};
 use wampyard::config::DEFAULT_SHARD_INBOX_CAPACITY;
-use wampyard::router::{ShardMsg, Sink};
-use wampyard::shard::mesh::{inboxes, Doorbells, Inbox, Mesh};
+use wampyard::router::{ShardMsg, Sink, Token};
+use wampyard::shard::mesh::{inboxes, Doorbells, Inbound, Inbox, Mesh};
 use wampyard::wamp::Id;
 
 /// Messages a producer queues before it flushes: a shard flushes once per batch of work, and a
@@ -55,7 +55,21 @@ const SPIN_BEFORE_PARK: Duration = Duration::from_micros(100);
 const CONSUMER: usize = 1;
 
 fn applied(n: u64) -> ShardMsg {
-    ShardMsg::Applied { token: n, id: Id::new(n + 1).unwrap() }
+    ShardMsg::Applied { token: Token(n), id: Id::new(n + 1).unwrap() }
+}
+
+/// The token that tells the echoing side to stop.
+const STOP: u64 = u64::MAX;
+
+fn is_stop(m: &Inbound) -> bool {
+    matches!(m, Inbound::Router(ShardMsg::Applied { token: Token(STOP), .. }))
+}
+
+/// The echoing side sends a message back as it came.
+fn echo(mesh: &mut Mesh, m: Inbound) {
+    if let Inbound::Router(m) = m {
+        mesh.to_shard(0, m);
+    }
 }
 
 /// How the two glommio executors of a benchmark run.
@@ -115,7 +129,7 @@ async fn produce(mesh: &mut Mesh, n: u64, mut pause: impl AsyncFnMut()) {
 }
 
 /// Takes one message, spinning while the inbox is empty.
-fn spin_recv(inbox: &Inbox) -> ShardMsg {
+fn spin_recv(inbox: &Inbox) -> Inbound {
     loop {
         if let Some(m) = inbox.try_recv() {
             return m;
@@ -216,7 +230,7 @@ fn ping_pong_glommio(iters: u64, how: Executors) -> Duration {
                 zero.recv().await.unwrap();
             }
             let elapsed = start.elapsed();
-            mesh.to_shard(1, ShardMsg::Shutdown);
+            mesh.to_shard(1, applied(STOP));
             mesh.flush();
             elapsed
         },
@@ -225,10 +239,10 @@ fn ping_pong_glommio(iters: u64, how: Executors) -> Duration {
             mesh.to_shard(0, applied(0));
             mesh.flush();
             while let Some(m) = one.recv().await {
-                if matches!(m, ShardMsg::Shutdown) {
+                if is_stop(&m) {
                     break;
                 }
-                mesh.to_shard(0, m);
+                echo(&mut mesh, m);
                 mesh.flush();
             }
         },
@@ -244,10 +258,10 @@ fn ping_pong_spin(iters: u64) -> Duration {
             let mut mesh = Mesh::new(doors_b);
             loop {
                 let m = spin_recv(&one);
-                if matches!(m, ShardMsg::Shutdown) {
+                if is_stop(&m) {
                     break;
                 }
-                mesh.to_shard(0, m);
+                echo(&mut mesh, m);
                 mesh.flush();
             }
         });
@@ -259,7 +273,7 @@ fn ping_pong_spin(iters: u64) -> Duration {
             spin_recv(&zero);
         }
         let elapsed = start.elapsed();
-        mesh.to_shard(1, ShardMsg::Shutdown);
+        mesh.to_shard(1, applied(STOP));
         mesh.flush();
         elapsed
     })

@@ -53,6 +53,15 @@ pub const DEFAULT_OUTBOX_MAX_BYTES: usize = 16 << 20;
 /// stalled shard pushes back on the others quickly.
 pub const DEFAULT_SHARD_INBOX_CAPACITY: usize = 4096;
 
+/// Calls one session may have in flight as caller by default: far above what a client pipelines
+/// in practice (autobahn and the load generator keep tens in flight), small enough that a caller
+/// that never stops calling a callee that never answers holds a few MB at most.
+pub const DEFAULT_MAX_CALLS_PER_SESSION: usize = 1000;
+
+/// Invocations one callee session may owe answers for by default: the same bound on the callee
+/// side, for a callee that never answers (or answers slower than it is called).
+pub const DEFAULT_MAX_INVOCATIONS_PER_SESSION: usize = 1000;
+
 /// Default listen address: loopback, so an unconfigured router is not exposed to the network.
 pub const DEFAULT_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -144,6 +153,10 @@ pub struct Limits {
     pub outbox_max_bytes: usize,
     /// Capacity of each shard's cross-shard inbox, in messages.
     pub shard_inbox_capacity: usize,
+    /// Calls a session may have in flight as caller; past it a CALL gets an ERROR.
+    pub max_calls_per_session: usize,
+    /// Invocations a callee session may owe; past it further calls to it get an ERROR.
+    pub max_invocations_per_session: usize,
 }
 
 impl Default for Limits {
@@ -153,6 +166,8 @@ impl Default for Limits {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             outbox_max_bytes: DEFAULT_OUTBOX_MAX_BYTES,
             shard_inbox_capacity: DEFAULT_SHARD_INBOX_CAPACITY,
+            max_calls_per_session: DEFAULT_MAX_CALLS_PER_SESSION,
+            max_invocations_per_session: DEFAULT_MAX_INVOCATIONS_PER_SESSION,
         }
     }
 }
@@ -221,11 +236,14 @@ pub struct RealmConfig {
     pub name: String,
     /// How strictly URIs in this realm are checked.
     pub uri_check: UriCheck,
+    /// Whether clients must number their requests 1, 2, 3, ... as the newer spec text says
+    /// (a gap is a protocol violation). Off by default: older clients send random ids.
+    pub sequential_request_ids: bool,
 }
 
 impl Default for RealmConfig {
     fn default() -> Self {
-        RealmConfig { name: DEFAULT_REALM.to_string(), uri_check: UriCheck::default() }
+        RealmConfig { name: DEFAULT_REALM.to_string(), uri_check: UriCheck::default(), sequential_request_ids: false }
     }
 }
 
@@ -367,6 +385,12 @@ impl Limits {
         if self.shard_inbox_capacity == 0 {
             return Err(invalid("limits.shard_inbox_capacity", "must be at least 1"));
         }
+        if self.max_calls_per_session == 0 {
+            return Err(invalid("limits.max_calls_per_session", "must be at least 1"));
+        }
+        if self.max_invocations_per_session == 0 {
+            return Err(invalid("limits.max_invocations_per_session", "must be at least 1"));
+        }
         Ok(())
     }
 }
@@ -470,6 +494,8 @@ struct RawLimits {
     handshake_timeout_ms: Option<u64>,
     outbox_max_bytes: Option<usize>,
     shard_inbox_capacity: Option<usize>,
+    max_calls_per_session: Option<usize>,
+    max_invocations_per_session: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +514,7 @@ struct RawListener {
 struct RawRealm {
     name: String,
     uri_check: Option<UriCheck>,
+    sequential_request_ids: Option<bool>,
 }
 
 impl RawConfig {
@@ -504,7 +531,11 @@ impl RawConfig {
             defaults.realms
         } else {
             (self.realm.into_iter())
-                .map(|raw| RealmConfig { name: raw.name, uri_check: raw.uri_check.unwrap_or_default() })
+                .map(|raw| RealmConfig {
+                    name: raw.name,
+                    uri_check: raw.uri_check.unwrap_or_default(),
+                    sequential_request_ids: raw.sequential_request_ids.unwrap_or(false),
+                })
                 .collect()
         };
         Ok(Config {
@@ -535,6 +566,10 @@ impl RawLimits {
             handshake_timeout: self.handshake_timeout_ms.map_or(defaults.handshake_timeout, Duration::from_millis),
             outbox_max_bytes: self.outbox_max_bytes.unwrap_or(defaults.outbox_max_bytes),
             shard_inbox_capacity: self.shard_inbox_capacity.unwrap_or(defaults.shard_inbox_capacity),
+            max_calls_per_session: self.max_calls_per_session.unwrap_or(defaults.max_calls_per_session),
+            max_invocations_per_session: self
+                .max_invocations_per_session
+                .unwrap_or(defaults.max_invocations_per_session),
         }
     }
 }

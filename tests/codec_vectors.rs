@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde_json::Value as Json;
-use wampyard::codec::{decode, encode, DecodeError, Payload, Serializer};
+use wampyard::codec::{decode, encode, DecodeError, Payload, PayloadCodec, Serializer};
 use wampyard::wamp::{Dict, Message, Value};
 
 /// Samples wampyard cannot decode, with why: (file name, sample description, reason).

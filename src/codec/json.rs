@@ -189,6 +189,7 @@ pub(super) fn encode_values(values: &[Value], out: &mut Vec<u8>) -> Result<(), E
 mod tests {
     use super::*;
     use crate::codec::tests::{assert_truncations_fail, dec, id};
+    use crate::codec::PayloadCodec;
     use crate::wamp::message::{Call, Publish, Subscribe, Unsubscribed, Yield};
 
     const J: Serializer = Serializer::Json;

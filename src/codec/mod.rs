@@ -24,126 +24,19 @@ use crate::wamp::{Dict, Message, Value};
 /// rather than a stack overflow. Real WAMP payloads rarely nest past a dozen levels.
 pub const MAX_NESTING: usize = 64;
 
-/// The serializers wampyard speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Serializer {
-    /// JSON, with binary values as `"\u0000" + base64`.
-    Json,
-    /// MessagePack (spec version 5 or later: str and bin are distinct).
-    MsgPack,
-    /// CBOR (RFC 8949).
-    Cbor,
-}
+pub use crate::wamp::payload::{Payload, RawPayload, Serializer};
 
-impl Serializer {
-    /// Every serializer, in [`Serializer::index`] order.
-    pub const ALL: [Serializer; 3] = [Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
-
-    /// A dense index `0..3`, for per-serializer arrays.
-    pub fn index(self) -> usize {
-        match self {
-            Serializer::Json => 0,
-            Serializer::MsgPack => 1,
-            Serializer::Cbor => 2,
-        }
-    }
-
-    /// The WebSocket subprotocol, `wamp.2.<name>`.
-    pub fn subprotocol(self) -> &'static str {
-        match self {
-            Serializer::Json => "wamp.2.json",
-            Serializer::MsgPack => "wamp.2.msgpack",
-            Serializer::Cbor => "wamp.2.cbor",
-        }
-    }
-
-    /// The serializer for a WebSocket subprotocol.
-    pub fn from_subprotocol(s: &str) -> Option<Serializer> {
-        Serializer::ALL.into_iter().find(|ser| ser.subprotocol() == s)
-    }
-
-    /// The RawSocket serializer id (the handshake's SSSS nibble).
-    pub fn rawsocket_id(self) -> u8 {
-        match self {
-            Serializer::Json => 1,
-            Serializer::MsgPack => 2,
-            Serializer::Cbor => 3,
-        }
-    }
-
-    /// The serializer for a RawSocket serializer id.
-    pub fn from_rawsocket_id(id: u8) -> Option<Serializer> {
-        Serializer::ALL.into_iter().find(|ser| ser.rawsocket_id() == id)
-    }
-
-    /// The short name used in configuration (`json`, `msgpack`, `cbor`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Serializer::Json => "json",
-            Serializer::MsgPack => "msgpack",
-            Serializer::Cbor => "cbor",
-        }
-    }
-
-    /// The serializer for a configuration name.
-    pub fn from_name(s: &str) -> Option<Serializer> {
-        Serializer::ALL.into_iter().find(|ser| ser.name() == s)
-    }
-
-    /// True if messages travel as text (WebSocket text frames).
-    pub fn is_text(self) -> bool {
-        self == Serializer::Json
-    }
-}
-
-impl std::fmt::Display for Serializer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The Arguments and ArgumentsKw of a message.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub enum Payload {
-    /// Neither Arguments nor ArgumentsKw.
-    #[default]
-    Empty,
-    /// The sender's encoded elements, untouched.
-    Raw(RawPayload),
-    /// Values the router built itself (error details, meta API results).
-    Values {
-        /// Arguments.
-        args: Vec<Value>,
-        /// ArgumentsKw; when present, `args` is sent even if empty.
-        kwargs: Option<Dict>,
-    },
-}
-
-/// Arguments (and ArgumentsKw) exactly as a peer encoded them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawPayload {
-    /// The serializer `bytes` are in.
-    pub serializer: Serializer,
-    /// How many trailing elements `bytes` hold: 1 (Arguments) or 2 (Arguments, ArgumentsKw).
-    pub count: u8,
-    /// The encoded elements. JSON: the text from the first element's first byte to the last
-    /// element's last byte, separators included. MessagePack and CBOR: the elements' encodings,
-    /// back to back.
-    pub bytes: Bytes,
-}
-
-impl Payload {
-    /// A payload of plain arguments.
-    pub fn args(args: Vec<Value>) -> Payload {
-        if args.is_empty() {
-            Payload::Empty
-        } else {
-            Payload::Values { args, kwargs: None }
-        }
-    }
-
+/// Value conversion and transcoding of a [`Payload`]: the parts that need a serializer.
+pub trait PayloadCodec {
     /// The payload as values: (Arguments, ArgumentsKw). Decodes raw bytes; not for the hot path.
-    pub fn to_values(&self) -> Result<(Vec<Value>, Option<Dict>), DecodeError> {
+    fn to_values(&self) -> Result<(Vec<Value>, Option<Dict>), DecodeError>;
+    /// This payload in `ser`: raw bytes of another serializer are transcoded, anything else is
+    /// returned as is (cheap: `Bytes` clones share the buffer).
+    fn for_serializer(&self, ser: Serializer) -> Result<Payload, EncodeError>;
+}
+
+impl PayloadCodec for Payload {
+    fn to_values(&self) -> Result<(Vec<Value>, Option<Dict>), DecodeError> {
         match self {
             Payload::Empty => Ok((Vec::new(), None)),
             Payload::Values { args, kwargs } => Ok((args.clone(), kwargs.clone())),
@@ -165,9 +58,7 @@ impl Payload {
         }
     }
 
-    /// This payload in `ser`: raw bytes of another serializer are transcoded, anything else is
-    /// returned as is (cheap: `Bytes` clones share the buffer).
-    pub fn for_serializer(&self, ser: Serializer) -> Result<Payload, EncodeError> {
+    fn for_serializer(&self, ser: Serializer) -> Result<Payload, EncodeError> {
         match self {
             Payload::Raw(raw) if raw.serializer != ser => Ok(Payload::Raw(transcode(raw, ser)?)),
             other => Ok(other.clone()),
@@ -177,7 +68,7 @@ impl Payload {
 
 /// Why bytes could not be turned into a [`Message`]. Every variant means the peer sent a malformed
 /// message: the session answers with ABORT `wamp.error.protocol_violation`.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
     /// The bytes are not valid in the serializer's syntax (or not UTF-8 for JSON).
     #[error("malformed {0} input: {1}")]

@@ -69,7 +69,10 @@ fn embedded_default_has_one_local_listener_and_realm1() {
     assert_eq!(listener.transports, Transports { websocket: true, rawsocket: true });
     assert_eq!(listener.serializers, Serializer::ALL);
     assert_eq!(listener.shards, None);
-    assert_eq!(config.realms, [RealmConfig { name: "realm1".to_string(), uri_check: UriCheck::Loose }]);
+    assert_eq!(
+        config.realms,
+        [RealmConfig { name: "realm1".to_string(), uri_check: UriCheck::Loose, sequential_request_ids: false }]
+    );
     config.validate(1).unwrap();
 }
 

@@ -1,28 +1,21 @@
 //! The realms a router serves and their per-realm options.
 //!
 //! Owns: [`Realms`], the immutable table every shard holds a copy of, indexed the same way on
-//! every shard so that cross-shard messages name a realm by index. Never: routing state (each
-//! shard's `router` keeps that per realm).
+//! every shard so that cross-shard messages name a realm by [`RealmIdx`]. Never: routing state
+//! (each shard's `router` keeps that per realm).
 
-use crate::router::RealmIdx;
-use crate::wamp::UriCheck;
+use crate::config::RealmConfig;
 
-/// One realm's configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Realm {
-    /// The realm URI clients name in HELLO.
-    pub name: String,
-    /// How strictly topic and procedure URIs are checked in this realm.
-    pub uri_check: UriCheck,
-}
+/// A realm's index in the configuration, the same on every shard.
+pub type RealmIdx = usize;
 
-/// The realms of a router, in configuration order.
+/// The realms of a router, in configuration order: the `[[realm]]` sections as configured.
 #[derive(Clone, Debug, Default)]
-pub struct Realms(Vec<Realm>);
+pub struct Realms(Vec<RealmConfig>);
 
 impl Realms {
     /// A table of `realms`; names are unique (the configuration validates that).
-    pub fn new(realms: Vec<Realm>) -> Realms {
+    pub fn new(realms: Vec<RealmConfig>) -> Realms {
         Realms(realms)
     }
 
@@ -32,7 +25,7 @@ impl Realms {
     }
 
     /// The realm at `idx`.
-    pub fn get(&self, idx: RealmIdx) -> Option<&Realm> {
+    pub fn get(&self, idx: RealmIdx) -> Option<&RealmConfig> {
         self.0.get(idx)
     }
 

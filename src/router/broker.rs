@@ -1,8 +1,9 @@
 //! Publish & subscribe on one shard: SUBSCRIBE / UNSUBSCRIBE / PUBLISH, EVENT fan-out, and the
-//! subscription half of the realm-wide agreement.
+//! broker's side of the realm-wide agreement.
 //!
-//! Owns: per realm, this shard's replica of every subscription (matched for each PUBLISH), its
-//! local subscribers, and the authoritative state of subscriptions homed here. Never: I/O.
+//! Owns: per realm, this shard's replica of every subscription (matched for each PUBLISH) and its
+//! local subscribers. Never: I/O; the home-shard state lives in the generic agreement
+//! (`agree.rs`), which calls `apply_subscription` and `on_subscribed` here.
 //!
 //! A subscription is present on a shard per serializer: the publishing shard encodes one EVENT per
 //! (subscription, serializer) that has subscribers anywhere, delivers it to its own subscribers
@@ -11,15 +12,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::agree::Waiting;
+use super::shard_msg::{Event, EventCopy, Op};
 use super::trie::UriTrie;
-use super::EventCopy;
-use super::{home_shard, ConnKey, Pending, RealmIdx, Router, ShardId, ShardMsg, Sink};
-use crate::codec::{self, Payload, Serializer};
+use super::{ConnKey, Router, ShardMsg, Sink, Token};
+use crate::codec::{self, Payload, PayloadCodec, Serializer};
+use crate::realm::RealmIdx;
 use crate::session::{MessageClass, Pushed};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message::{self as msg, code};
+use crate::wamp::options::{PublishOptions, SubscribeOptions};
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
-use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Value};
+use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message};
 
 /// One subscription as every shard's replica knows it.
 #[derive(Clone, Debug)]
@@ -51,15 +55,6 @@ pub(super) struct LocalSub {
     members: [Vec<Member>; 3],
 }
 
-/// A subscription homed on this shard.
-#[derive(Debug)]
-pub(super) struct HomeSub {
-    /// The id, assigned when the first subscriber anywhere arrived.
-    id: Id,
-    /// Per shard, a bit per serializer index.
-    presence: Vec<u8>,
-}
-
 /// A subscriber waiting for its SUBSCRIBED.
 #[derive(Clone, Copy, Debug)]
 struct Waiter {
@@ -77,8 +72,6 @@ pub(super) struct PendingSub {
     serializer: Serializer,
     /// Subscribers to answer once every shard applied the join (several if they asked meanwhile).
     waiters: Vec<Waiter>,
-    /// Acknowledgments still expected.
-    acks: usize,
 }
 
 /// The broker state of one realm on one shard.
@@ -88,33 +81,25 @@ pub(super) struct BrokerRealm {
     pub(super) replica: UriTrie<ReplicaSub>,
     /// subscription id -> this shard's subscribers.
     pub(super) local: HashMap<Id, LocalSub>,
-    /// (topic, policy) -> authoritative state, for subscriptions homed on this shard.
-    pub(super) home: HashMap<(Arc<str>, MatchPolicy), HomeSub>,
     /// (topic, policy, serializer) -> token of the join in flight, so that concurrent
     /// subscribers wait for the same join.
-    joining: HashMap<(Arc<str>, MatchPolicy, Serializer), u64>,
+    joining: HashMap<(Arc<str>, MatchPolicy, Serializer), Token>,
 }
 
 fn bit(ser: Serializer) -> u8 {
     1 << ser.index()
 }
 
-/// The `match` option of SUBSCRIBE / REGISTER; `None` if it is not a known policy.
-pub(super) fn match_option(options: &Dict) -> Option<MatchPolicy> {
-    match options.get("match") {
-        None => Some(MatchPolicy::Exact),
-        Some(Value::Str(s)) => MatchPolicy::from_option(s),
-        Some(_) => None,
-    }
-}
-
 impl Router {
     pub(super) fn on_subscribe(&mut self, key: ConnKey, m: msg::Subscribe, sink: &mut dyn Sink) {
         let Some(s) = self.sessions.get(key.0) else { return };
-        let (realm, session, ser) = (s.realm, s.id, s.conn.serializer);
-        let Some(policy) = match_option(&m.options) else {
-            let e = ErrorUri::InvalidArgument;
-            return self.send_error(key, code::SUBSCRIBE, m.request, e, "unknown match policy");
+        let Some(j) = s.joined() else { return };
+        let (realm, session, ser) = (j.realm, j.id, s.conn.serializer);
+        let policy = match SubscribeOptions::decode(&m.options) {
+            Ok(o) => o.policy,
+            Err(e) => {
+                return self.send_error(key, code::SUBSCRIBE, m.request, ErrorUri::InvalidArgument, &e.to_string())
+            }
         };
         if !is_valid_pattern(&m.topic, policy, self.uri_check(realm)) {
             let e = ErrorUri::InvalidUri;
@@ -123,14 +108,14 @@ impl Router {
         let topic: Arc<str> = Arc::from(m.topic);
         let b = &mut self.broker[realm];
         if let Some(id) = b.replica.get(&topic, policy).map(|r| r.id) {
-            let already = s.subscriptions.contains(&id);
+            let already = j.subscriptions.contains(&id);
             let local = b.local.get_mut(&id).filter(|l| !l.members[ser.index()].is_empty());
             if already || local.is_some() {
                 if let Some(l) = local.filter(|_| !already) {
                     l.members[ser.index()].push(Member { key, session });
                 }
-                if let Some(s) = self.sessions.get_mut(key.0) {
-                    s.subscriptions.insert(id);
+                if let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) {
+                    j.subscriptions.insert(id);
                 }
                 let reply = Message::Subscribed(msg::Subscribed { request: m.request, subscription: id });
                 return self.send(key, &reply, MessageClass::Control);
@@ -138,32 +123,25 @@ impl Router {
         }
         let waiter = Waiter { key, session, request: m.request };
         let join_key = (topic.clone(), policy, ser);
-        if let Some(token) = self.broker[realm].joining.get(&join_key) {
-            if let Some(Pending::Sub(p)) = self.pending.get_mut(token) {
+        if let Some(token) = self.broker[realm].joining.get(&join_key).copied() {
+            if let Some(Waiting::Sub(p)) = self.agree.pending_mut(token).map(|p| &mut p.waiting) {
                 p.waiters.push(waiter);
             }
             return;
         }
-        let token = self.token();
-        self.broker[realm].joining.insert(join_key, token);
-        let pending = PendingSub {
-            realm,
-            topic: topic.clone(),
-            policy,
-            serializer: ser,
-            waiters: vec![waiter],
-            acks: self.shards,
-        };
-        self.pending.insert(token, Pending::Sub(pending));
-        let home = home_shard(realm, &topic, policy, self.shards);
-        let join = ShardMsg::SubJoin { realm, topic, policy, serializer: ser, from: self.shard, token };
-        sink.to_shard(home, join);
+        let pending = PendingSub { realm, topic: topic.clone(), policy, serializer: ser, waiters: vec![waiter] };
+        let token = self.request_change(realm, topic, policy, Op::Subscribe(ser), Some(Waiting::Sub(pending)), sink);
+        if let Some(token) = token {
+            self.broker[realm].joining.insert(join_key, token);
+        }
     }
 
     pub(super) fn on_unsubscribe(&mut self, key: ConnKey, m: msg::Unsubscribe, sink: &mut dyn Sink) {
         let Some(s) = self.sessions.get_mut(key.0) else { return };
-        let (realm, ser) = (s.realm, s.conn.serializer);
-        if !s.subscriptions.remove(&m.subscription) {
+        let ser = s.conn.serializer;
+        let Some(j) = s.joined_mut() else { return };
+        let realm = j.realm;
+        if !j.subscriptions.remove(&m.subscription) {
             let e = ErrorUri::NoSuchSubscription;
             return self.send_error(key, code::UNSUBSCRIBE, m.request, e, "not subscribed");
         }
@@ -192,38 +170,63 @@ impl Router {
         if local.members.iter().all(Vec::is_empty) {
             b.local.remove(&sub);
         }
-        let home = home_shard(realm, &topic, policy, self.shards);
-        let leave = ShardMsg::SubLeave { realm, topic, policy, serializer: ser, from: self.shard };
-        sink.to_shard(home, leave);
+        self.request_change(realm, topic, policy, Op::Unsubscribe(ser), None, sink);
     }
 
     pub(super) fn on_publish(&mut self, key: ConnKey, m: msg::Publish, sink: &mut dyn Sink) {
-        let Some(s) = self.sessions.get(key.0) else { return };
-        let (realm, session) = (s.realm, s.id);
-        let acknowledge = m.options.get_bool("acknowledge").unwrap_or(false);
+        let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return };
+        let (realm, session) = (j.realm, j.id);
+        let options = match PublishOptions::decode(&m.options) {
+            Ok(o) => o,
+            Err(e) => {
+                if m.options.get_bool("acknowledge") == Some(true) {
+                    let e = e.to_string();
+                    self.send_error(key, code::PUBLISH, m.request, ErrorUri::InvalidArgument, &e);
+                }
+                return;
+            }
+        };
         if !is_valid_uri(&m.topic, self.uri_check(realm)) || is_reserved(&m.topic) {
-            if acknowledge {
+            if options.acknowledge {
                 let e = ErrorUri::InvalidUri;
                 self.send_error(key, code::PUBLISH, m.request, e, "invalid topic URI");
             }
             return;
         }
-        let exclude = m.options.get_bool("exclude_me").unwrap_or(true).then_some(session);
-        let publication = random_global_id();
+        let exclude = options.exclude_me.then_some(session);
+        let publication = self.publish(realm, &m.topic, &m.payload, exclude, sink);
+        if options.acknowledge {
+            let reply = Message::Published(msg::Published { request: m.request, publication });
+            self.send(key, &reply, MessageClass::Control);
+        }
+    }
 
+    /// Publishes `payload` to `topic` in `realm` on behalf of a session (excluded from delivery
+    /// if `exclude` names it) or of the router itself (meta events, testaments): every matching
+    /// subscription on every shard gets one EVENT. Returns the publication id.
+    pub fn publish(
+        &mut self,
+        realm: RealmIdx,
+        topic: &str,
+        payload: &Payload,
+        exclude: Option<Id>,
+        sink: &mut dyn Sink,
+    ) -> Id {
+        let publication = random_global_id(&mut self.rng);
         let mut matches = std::mem::take(&mut self.scratch_matches);
-        self.broker[realm].replica.for_each_match(&m.topic, |r| matches.push(r.clone()));
+        if let Some(b) = self.broker.get(realm) {
+            b.replica.for_each_match(topic, |r| matches.push(r.clone()));
+        }
         let mut payloads: [Option<Payload>; 3] = Default::default();
         let mut remote: Vec<Vec<EventCopy>> = Vec::new();
         for sub in &matches {
             let wanted = sub.presence.iter().fold(0u8, |acc, b| acc | b);
             let details = match sub.policy {
                 MatchPolicy::Exact => Dict::new(),
-                _ => Dict::new().with("topic", m.topic.as_str()),
+                _ => Dict::new().with("topic", topic),
             };
             for ser in Serializer::ALL.into_iter().filter(|s| wanted & bit(*s) != 0) {
-                let Some(bytes) = self.encode_event(&m.payload, &mut payloads, ser, sub.id, publication, &details)
-                else {
+                let Some(bytes) = self.encode_event(payload, &mut payloads, ser, sub.id, publication, &details) else {
                     continue;
                 };
                 for (shard, bits) in sub.presence.iter().enumerate() {
@@ -246,13 +249,10 @@ impl Router {
         self.scratch_matches = matches;
         for (shard, events) in remote.into_iter().enumerate() {
             if !events.is_empty() {
-                sink.to_shard(shard, ShardMsg::Event { realm, exclude, events });
+                sink.to_shard(shard, ShardMsg::Event(Event { realm, exclude, events }));
             }
         }
-        if acknowledge {
-            let reply = Message::Published(msg::Published { request: m.request, publication });
-            self.send(key, &reply, MessageClass::Control);
-        }
+        publication
     }
 
     /// One EVENT in `ser`; the payload is transcoded at most once per serializer per publication.
@@ -310,111 +310,25 @@ impl Router {
         }
     }
 
-    /// Home shard: shard `from` has a first subscriber using `ser`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn home_sub_join(
-        &mut self,
-        realm: RealmIdx,
-        topic: Arc<str>,
-        policy: MatchPolicy,
-        ser: Serializer,
-        from: ShardId,
-        token: u64,
-        sink: &mut dyn Sink,
-    ) {
-        let shards = self.shards;
-        let ids = &mut self.ids;
-        let Some(b) = self.broker.get_mut(realm) else { return };
-        let home = b
-            .home
-            .entry((topic.clone(), policy))
-            .or_insert_with(|| HomeSub { id: ids.next_id(), presence: vec![0; shards] });
-        if let Some(p) = home.presence.get_mut(from) {
-            *p |= bit(ser);
-        }
-        let (id, presence) = (home.id, Arc::<[u8]>::from(home.presence.as_slice()));
-        self.broadcast_sub(realm, id, &topic, policy, &presence, Some((from, token)), sink);
-    }
-
-    /// Home shard: shard `from` lost its last subscriber using `ser`.
-    pub(super) fn home_sub_leave(
-        &mut self,
-        realm: RealmIdx,
-        topic: Arc<str>,
-        policy: MatchPolicy,
-        ser: Serializer,
-        from: ShardId,
-        sink: &mut dyn Sink,
-    ) {
-        let Some(b) = self.broker.get_mut(realm) else { return };
-        let k = (topic.clone(), policy);
-        let Some(home) = b.home.get_mut(&k) else { return };
-        if let Some(p) = home.presence.get_mut(from) {
-            *p &= !bit(ser);
-        }
-        let (id, presence) = (home.id, Arc::<[u8]>::from(home.presence.as_slice()));
-        if presence.iter().all(|p| *p == 0) {
-            b.home.remove(&k);
-        }
-        self.broadcast_sub(realm, id, &topic, policy, &presence, None, sink);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn broadcast_sub(
-        &self,
-        realm: RealmIdx,
-        subscription: Id,
-        topic: &Arc<str>,
-        policy: MatchPolicy,
-        presence: &Arc<[u8]>,
-        ack: Option<(ShardId, u64)>,
-        sink: &mut dyn Sink,
-    ) {
-        for shard in 0..self.shards {
-            let apply = ShardMsg::SubApply {
-                realm,
-                subscription,
-                topic: topic.clone(),
-                policy,
-                presence: presence.clone(),
-                ack,
-            };
-            sink.to_shard(shard, apply);
-        }
-    }
-
     /// Every shard: the home shard changed who has subscribers of a subscription.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn apply_sub(
+    pub(super) fn apply_subscription(
         &mut self,
         realm: RealmIdx,
         id: Id,
-        topic: Arc<str>,
+        topic: &str,
         policy: MatchPolicy,
         presence: Arc<[u8]>,
-        ack: Option<(ShardId, u64)>,
-        sink: &mut dyn Sink,
     ) {
-        if let Some(b) = self.broker.get_mut(realm) {
-            if presence.iter().all(|p| *p == 0) {
-                b.replica.remove(&topic, policy);
-            } else {
-                b.replica.insert(&topic, policy, ReplicaSub { id, policy, presence });
-            }
-        }
-        if let Some((shard, token)) = ack {
-            sink.to_shard(shard, ShardMsg::Applied { token, id });
+        let Some(b) = self.broker.get_mut(realm) else { return };
+        if presence.iter().all(|p| *p == 0) {
+            b.replica.remove(topic, policy);
+        } else {
+            b.replica.insert(topic, policy, ReplicaSub { id, policy, presence });
         }
     }
 
-    /// The requesting shard: one more shard applied a join; after the last, answer SUBSCRIBED.
-    pub(super) fn on_sub_applied(&mut self, token: u64, id: Id, sink: &mut dyn Sink) {
-        let Some(Pending::Sub(p)) = self.pending.get_mut(&token) else { return };
-        p.acks = p.acks.saturating_sub(1);
-        if p.acks > 0 {
-            return;
-        }
-        let Some(Pending::Sub(p)) = self.pending.remove(&token) else { return };
+    /// The asking shard: every shard applied a join; answer SUBSCRIBED to the waiting sessions.
+    pub(super) fn on_subscribed(&mut self, id: Id, p: PendingSub, sink: &mut dyn Sink) {
         let Some(b) = self.broker.get_mut(p.realm) else { return };
         b.joining.remove(&(p.topic.clone(), p.policy, p.serializer));
         let local = b.local.entry(id).or_insert_with(|| LocalSub {
@@ -424,11 +338,11 @@ impl Router {
         });
         let mut replies = Vec::with_capacity(p.waiters.len());
         for w in &p.waiters {
-            let Some(s) = self.sessions.get_mut(w.key.0) else { continue };
-            if s.id != w.session || !s.is_established() {
+            let Some(j) = self.sessions.get_mut(w.key.0).and_then(|s| s.joined_mut()) else { continue };
+            if j.id != w.session {
                 continue;
             }
-            if s.subscriptions.insert(id) {
+            if j.subscriptions.insert(id) {
                 local.members[p.serializer.index()].push(Member { key: w.key, session: w.session });
             }
             replies.push((w.key, w.request));
@@ -442,15 +356,7 @@ impl Router {
             self.send(key, &reply, MessageClass::Control);
         }
         if nobody {
-            let home = home_shard(p.realm, &p.topic, p.policy, self.shards);
-            let leave = ShardMsg::SubLeave {
-                realm: p.realm,
-                topic: p.topic,
-                policy: p.policy,
-                serializer: p.serializer,
-                from: self.shard,
-            };
-            sink.to_shard(home, leave);
+            self.request_change(p.realm, p.topic, p.policy, Op::Unsubscribe(p.serializer), None, sink);
         }
     }
 }

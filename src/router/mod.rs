@@ -2,28 +2,37 @@
 //! realm-wide agreement on subscriptions and registrations.
 //!
 //! Owns: [`Router`], every session of its shard, the shard's replica of each realm's routing
-//! tables, and the home-shard state of the URIs homed here. Never: I/O, timers or runtime
-//! imports. The shard runtime feeds it decoded messages and [`ShardMsg`]s and carries out what it
-//! asks through a [`Sink`] and the sessions' outboxes; tests drive it the same way in memory.
+//! tables, the home-shard state of the URIs homed here, the call tables of both sides, the
+//! shard's deadlines and its random generator. Never: I/O, reading the clock or runtime imports.
+//! The shard runtime feeds it decoded messages, [`ShardMsg`]s and the current time, and carries
+//! out what it asks through a [`Sink`] and the sessions' outboxes; tests drive it the same way in
+//! memory, with a seeded generator and a clock of their own.
 
+mod agree;
 mod broker;
 mod dealer;
+mod handshake;
 pub mod shard_msg;
+mod timers;
 pub mod trie;
+pub mod violation;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Instant;
 
+use rand::rngs::StdRng;
 use slab::Slab;
 
-use crate::codec::{self, DecodeError, Payload};
-use crate::realm::Realms;
-use crate::session::{self, ConnInfo, MessageClass, Outbox, Session, State};
-use crate::wamp::id::{random_global_id, RouterScopeIds};
+use crate::codec::{self, DecodeError};
+use crate::config::Limits;
+use crate::realm::{RealmIdx, Realms};
+use crate::session::{ConnInfo, MessageClass, Outbox, Session, ShardId, State};
 use crate::wamp::message::{self as msg, code};
-use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Value};
-pub use shard_msg::{CallOutcome, Callee, EventCopy, RealmIdx, ShardId, ShardMsg};
+use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
+pub use shard_msg::{CallOutcome, ShardMsg, Token};
+pub use violation::{Violation, ViolationCounts};
 
 /// Where the router sends messages for other shards. The shard runtime implements it over the
 /// cross-shard inboxes; tests implement it with plain queues.
@@ -34,25 +43,57 @@ pub trait Sink {
 }
 
 /// A connection's handle inside its shard's router: the slab key of its session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnKey(usize);
 
 /// Counters of one shard, read by logs and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Sessions aborted for a protocol violation (bad input).
-    pub protocol_violations: u64,
+    /// Sessions aborted for a protocol violation, by kind.
+    pub violations: ViolationCounts,
     /// Events not delivered because the subscriber read too slowly or had a smaller size limit.
     pub events_dropped: u64,
     /// Messages the router could not encode for a receiver (transcoding failures).
     pub encode_failures: u64,
+    /// Connections closed because no HELLO came in time.
+    pub hello_timeouts: u64,
+    /// Calls that timed out at the dealer.
+    pub call_timeouts: u64,
+    /// Calls canceled by their callers.
+    pub calls_canceled: u64,
+    /// Answers dropped because the caller had its answer already (skip, killnowait, timeout) or
+    /// was gone.
+    pub late_answers_dropped: u64,
+    /// CALLs refused because the caller or the callee was at its limit.
+    pub call_limit_hits: u64,
 }
 
-/// A subscription or registration request waiting for every shard to apply it.
-#[derive(Debug)]
-enum Pending {
-    Sub(broker::PendingSub),
-    Reg(dealer::PendingReg),
+/// The sizes of every table a shard keeps, for tests that check nothing leaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSizes {
+    /// Connections (any state).
+    pub connections: usize,
+    /// Calls in flight on this shard's callers.
+    pub calls: usize,
+    /// Invocations owed by this shard's callees.
+    pub invocations: usize,
+    /// Entries of the (caller, request) -> invocation index.
+    pub call_index: usize,
+    /// Armed timers.
+    pub timers: usize,
+    /// Changes waiting for acknowledgments.
+    pub pending: usize,
+    /// Subscriptions and registrations homed here.
+    pub home: usize,
+    /// Subscriptions and registrations in this shard's replicas.
+    pub replica: usize,
+}
+
+impl TableSizes {
+    /// True if nothing is held: what every shard must come back to when all sessions left.
+    pub fn is_empty(&self) -> bool {
+        *self == TableSizes::default()
+    }
 }
 
 /// The routing core of one shard.
@@ -64,22 +105,29 @@ pub struct Router {
     shards: usize,
     /// The realms, same order on every shard.
     realms: Arc<Realms>,
+    /// Timeouts and per-session bounds.
+    limits: Limits,
     /// Every connection of this shard, from accept to transport close. A key is freed only when
     /// the transport is gone, so a stale key never names a newer connection. Boxed: the slab
     /// grows by doubling, and spare slots of a pointer cost far less than spare sessions.
     sessions: Slab<Box<Session>>,
     /// session id -> connection key, for messages from other shards naming a session.
     by_id: HashMap<Id, ConnKey>,
-    /// Per realm: broker state (replica, local subscribers, home subscriptions).
+    /// Per realm: broker state (replica, local subscribers).
     broker: Vec<broker::BrokerRealm>,
-    /// Per realm: dealer state (replica, home registrations).
+    /// Per realm: dealer state (replica, round-robin cursors).
     dealer: Vec<dealer::DealerRealm>,
-    /// token -> change this shard asked for and is waiting to see applied everywhere.
-    pending: HashMap<u64, Pending>,
-    /// Source of `pending` tokens (unique within this shard).
-    next_token: u64,
-    /// Router-scope ids (subscriptions, registrations) homed on this shard.
-    ids: RouterScopeIds,
+    /// The agreement: home state of the URIs homed here and the changes this shard waits on.
+    agree: agree::Agreement,
+    /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
+    /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
+    call_index: HashMap<(Id, Id), (ConnKey, Id)>,
+    /// Every deadline of this shard.
+    timers: timers::Timers,
+    /// Random global ids (sessions, publications) and random callee choice.
+    rng: StdRng,
+    /// The time of the event being handled, as the runtime passed it in.
+    now: Instant,
     /// Counters.
     stats: Stats,
     /// Reused by every PUBLISH for the subscriptions it matches, so matching allocates nothing.
@@ -96,8 +144,15 @@ pub fn home_shard(realm: RealmIdx, uri: &str, policy: MatchPolicy, shards: usize
 }
 
 impl Router {
-    /// The router of shard `shard` out of `shards`.
-    pub fn new(shard: ShardId, shards: usize, realms: Arc<Realms>) -> Router {
+    /// The router of shard `shard` out of `shards`, with its own random generator.
+    pub fn new(
+        shard: ShardId,
+        shards: usize,
+        realms: Arc<Realms>,
+        limits: Limits,
+        rng: StdRng,
+        now: Instant,
+    ) -> Router {
         let n = realms.len();
         Router {
             shard,
@@ -105,11 +160,14 @@ impl Router {
             broker: (0..n).map(|_| broker::BrokerRealm::default()).collect(),
             dealer: (0..n).map(|_| dealer::DealerRealm::default()).collect(),
             realms,
+            limits,
             sessions: Slab::new(),
             by_id: HashMap::new(),
-            pending: HashMap::new(),
-            next_token: 0,
-            ids: RouterScopeIds::new(shard, shards),
+            agree: agree::Agreement::new(shard, shards),
+            call_index: HashMap::new(),
+            timers: timers::Timers::default(),
+            rng,
+            now,
             stats: Stats::default(),
             scratch_matches: Vec::new(),
         }
@@ -130,9 +188,31 @@ impl Router {
         self.by_id.len()
     }
 
-    /// Registers a new connection whose transport handshake succeeded.
-    pub fn open(&mut self, conn: ConnInfo, outbox: Outbox) -> ConnKey {
-        ConnKey(self.sessions.insert(Box::new(Session::new(conn, outbox))))
+    /// The sizes of every table this shard keeps.
+    pub fn table_sizes(&self) -> TableSizes {
+        let joined = self.sessions.iter().filter_map(|(_, s)| s.joined());
+        let (calls, invocations) = joined.fold((0, 0), |(c, i), j| (c + j.calls.len(), i + j.invocations.len()));
+        TableSizes {
+            connections: self.sessions.len(),
+            calls,
+            invocations,
+            call_index: self.call_index.len(),
+            timers: self.timers.len(),
+            pending: self.agree.pending_len(),
+            home: self.agree.home_len(),
+            replica: self.broker.iter().map(|b| b.replica.len()).sum::<usize>()
+                + self.dealer.iter().map(|d| d.replica.len()).sum::<usize>(),
+        }
+    }
+
+    /// Registers a new connection whose transport handshake succeeded at `now`; it must send
+    /// HELLO within `limits.handshake_timeout`.
+    pub fn open(&mut self, conn: ConnInfo, outbox: Outbox, now: Instant) -> ConnKey {
+        self.now = now;
+        let deadline = now + self.limits.handshake_timeout;
+        let key = ConnKey(self.sessions.insert(Box::new(Session::new(conn, outbox, deadline))));
+        self.timers.arm(deadline, timers::Timer::Hello(key));
+        key
     }
 
     /// The session of a connection, if it is still open.
@@ -140,26 +220,48 @@ impl Router {
         self.sessions.get(key.0).map(|s| &**s)
     }
 
-    /// Handles one message from a client.
-    pub fn on_message(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) {
-        let Some(state) = self.sessions.get(key.0).map(|s| s.state) else { return };
-        match state {
-            State::AwaitingHello => self.on_hello(key, message, sink),
-            State::Established | State::Closing => self.on_established(key, message, sink),
-            State::Closed => {}
+    /// The earliest deadline: the runtime calls [`Router::on_tick`] then (or later).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn on_tick(&mut self, now: Instant, sink: &mut dyn Sink) {
+        self.now = now;
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                timers::Timer::Hello(key) => self.on_hello_deadline(key),
+                timers::Timer::Call(key, request) => self.on_call_timeout(key, request, sink),
+            }
+        }
+    }
+
+    /// Handles one message from a client, received at `now`.
+    pub fn on_message(&mut self, key: ConnKey, message: Message, now: Instant, sink: &mut dyn Sink) {
+        self.now = now;
+        let Some(s) = self.sessions.get(key.0) else { return };
+        let result = match s.state {
+            State::AwaitingHello { .. } => self.on_hello(key, message),
+            State::Established(_) | State::Closing(_) => self.on_established(key, message, sink),
+            State::Closed => Ok(()),
+        };
+        if let Err(v) = result {
+            self.protocol_violation(key, v, sink);
         }
     }
 
     /// A message from the client could not be decoded: ABORT with `protocol_violation`.
-    pub fn on_decode_error(&mut self, key: ConnKey, err: &DecodeError, sink: &mut dyn Sink) {
-        self.protocol_violation(key, &err.to_string(), sink);
+    pub fn on_decode_error(&mut self, key: ConnKey, err: DecodeError, sink: &mut dyn Sink) {
+        self.protocol_violation(key, Violation::Decode(err), sink);
     }
 
     /// The transport is gone: the session leaves (if it had joined) and its key is freed.
     pub fn on_transport_closed(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         self.leave(key, sink);
-        if self.sessions.contains(key.0) {
-            self.sessions.remove(key.0);
+        if let Some(s) = self.sessions.try_remove(key.0) {
+            if let State::AwaitingHello { deadline } = s.state {
+                self.timers.disarm(deadline, timers::Timer::Hello(key));
+            }
         }
     }
 
@@ -170,129 +272,92 @@ impl Router {
         for k in keys {
             let key = ConnKey(k);
             let Some(s) = self.sessions.get_mut(k) else { continue };
-            match s.state {
-                State::Established => {
-                    s.state = State::Closing;
+            match std::mem::replace(&mut s.state, State::Closed) {
+                State::Established(j) => {
+                    s.state = State::Closing(j);
                     let goodbye = Message::Goodbye(msg::Goodbye {
                         details: Dict::new().with("message", "the router is shutting down"),
                         reason: ErrorUri::SystemShutdown.uri().into(),
                     });
                     self.send(key, &goodbye, MessageClass::Control);
                 }
-                State::AwaitingHello => {
-                    s.state = State::Closed;
+                State::AwaitingHello { deadline } => {
+                    self.timers.disarm(deadline, timers::Timer::Hello(key));
                     s.outbox.close();
                 }
-                State::Closing | State::Closed => {}
+                other => s.state = other,
             }
         }
     }
 
-    /// Handles a message from another shard (or from this shard to itself).
-    pub fn on_shard_msg(&mut self, message: ShardMsg, sink: &mut dyn Sink) {
+    /// Handles a message from another shard (or from this shard to itself), received at `now`.
+    pub fn on_shard_msg(&mut self, message: ShardMsg, now: Instant, sink: &mut dyn Sink) {
+        self.now = now;
         match message {
-            ShardMsg::SubJoin { realm, topic, policy, serializer, from, token } => {
-                self.home_sub_join(realm, topic, policy, serializer, from, token, sink)
-            }
-            ShardMsg::SubLeave { realm, topic, policy, serializer, from } => {
-                self.home_sub_leave(realm, topic, policy, serializer, from, sink)
-            }
-            ShardMsg::SubApply { realm, subscription, topic, policy, presence, ack } => {
-                self.apply_sub(realm, subscription, topic, policy, presence, ack, sink)
-            }
+            ShardMsg::Change(c) => self.on_change(c, sink),
+            ShardMsg::Apply(a) => self.on_apply(a, sink),
             ShardMsg::Applied { token, id } => self.on_applied(token, id, sink),
-            ShardMsg::RegJoin { realm, procedure, policy, from, session, token } => {
-                self.home_reg_join(realm, procedure, policy, from, session, token, sink)
-            }
-            ShardMsg::RegLeave { realm, procedure, policy, registration, from, session } => {
-                self.home_reg_leave(realm, procedure, policy, registration, from, session, sink)
-            }
-            ShardMsg::RegApply { realm, registration, procedure, policy, callees, ack } => {
-                self.apply_reg(realm, registration, procedure, policy, callees, ack, sink)
-            }
-            ShardMsg::RegRefused { token, error } => self.on_reg_refused(token, error),
-            ShardMsg::Event { realm, exclude, events } => {
-                for e in &events {
-                    self.deliver_local(realm, e.subscription, e.serializer, &e.bytes, exclude);
+            ShardMsg::Refused { token, error } => self.on_refused(token, error, sink),
+            ShardMsg::Event(e) => {
+                for copy in &e.events {
+                    self.deliver_local(e.realm, copy.subscription, copy.serializer, &copy.bytes, e.exclude);
                 }
             }
-            ShardMsg::Invoke { realm, registration, callee, caller_shard, caller, call_request, details, payload } => {
-                let inv = dealer::Invoke {
-                    realm,
-                    registration,
-                    callee,
-                    caller_shard,
-                    caller,
-                    call_request,
-                    details,
-                    payload,
-                };
-                self.on_invoke(inv, sink)
-            }
-            ShardMsg::CallDone { caller, call_request, outcome } => self.on_call_done(caller, call_request, outcome),
-            ShardMsg::Adopt { .. } | ShardMsg::Shutdown => {}
+            ShardMsg::Invoke(inv) => self.on_invoke(inv, sink),
+            ShardMsg::Interrupt(i) => self.on_interrupt(i),
+            ShardMsg::CallDone(done) => self.on_call_done(done, sink),
         }
     }
 
-    fn on_hello(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) {
-        let Message::Hello(hello) = message else {
-            let what = format!("{} before HELLO", message.name());
-            return self.protocol_violation(key, &what, sink);
-        };
-        let Some(realm) = self.realms.find(&hello.realm) else {
-            return self.abort(key, ErrorUri::NoSuchRealm, "no such realm");
-        };
-        if !session::hello_has_roles(&hello.details) {
-            return self.protocol_violation(key, "HELLO announces no client role", sink);
-        }
-        let mut id = random_global_id();
-        while self.by_id.contains_key(&id) {
-            id = random_global_id();
-        }
-        let authid = match hello.details.get_str("authid") {
-            Some(a) => a.to_owned(),
-            None => format!("anonymous-{id}"),
-        };
-        let details = session::welcome_details(&authid, "anonymous");
-        let Some(s) = self.sessions.get_mut(key.0) else { return };
-        s.state = State::Established;
-        s.id = id;
-        s.realm = realm;
-        s.authid = authid;
-        s.authrole = "anonymous".into();
-        self.by_id.insert(id, key);
-        self.send(key, &Message::Welcome(msg::Welcome { session: id, details }), MessageClass::Control);
-    }
-
-    fn on_established(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) {
+    fn on_established(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) -> Result<(), Violation> {
         match message {
-            Message::Publish(m) => self.on_publish(key, m, sink),
-            Message::Subscribe(m) => self.on_subscribe(key, m, sink),
-            Message::Unsubscribe(m) => self.on_unsubscribe(key, m, sink),
-            Message::Call(m) => self.on_call(key, m, sink),
-            Message::Register(m) => self.on_register(key, m, sink),
-            Message::Unregister(m) => self.on_unregister(key, m, sink),
-            Message::Yield(m) => self.on_yield(key, m, sink),
-            Message::Error(m) if m.request_type == code::INVOCATION => self.on_invocation_error(key, m, sink),
-            Message::Error(m) => {
-                let what = format!("ERROR for request type {}", m.request_type);
-                self.protocol_violation(key, &what, sink)
+            Message::Publish(m) => {
+                self.check_request(key, m.request)?;
+                self.on_publish(key, m, sink);
             }
+            Message::Subscribe(m) => {
+                self.check_request(key, m.request)?;
+                self.on_subscribe(key, m, sink);
+            }
+            Message::Unsubscribe(m) => {
+                self.check_request(key, m.request)?;
+                self.on_unsubscribe(key, m, sink);
+            }
+            Message::Call(m) => return self.on_call(key, m, sink),
+            Message::Cancel(m) => self.on_cancel(key, m, sink),
+            Message::Register(m) => {
+                self.check_request(key, m.request)?;
+                self.on_register(key, m, sink);
+            }
+            Message::Unregister(m) => {
+                self.check_request(key, m.request)?;
+                self.on_unregister(key, m, sink);
+            }
+            Message::Yield(m) => return self.on_yield(key, m, sink),
+            Message::Error(m) if m.request_type == code::INVOCATION => return self.on_invocation_error(key, m, sink),
+            Message::Error(m) => return Err(Violation::ErrorRequestType(m.request_type)),
             Message::Goodbye(_) => self.on_goodbye(key, sink),
             Message::Abort(_) => self.close_quietly(key, sink),
-            Message::Cancel(_) => {
-                tracing::debug!("CANCEL ignored: call canceling is not announced");
-            }
-            other => {
-                let what = format!("unexpected {} in an established session", other.name());
-                self.protocol_violation(key, &what, sink)
-            }
+            other => return Err(Violation::Unexpected(other.name())),
         }
+        Ok(())
+    }
+
+    /// Checks a client request id where the realm asks for sequential ids, and records it.
+    fn check_request(&mut self, key: ConnKey, request: Id) -> Result<(), Violation> {
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return Ok(()) };
+        let sequential = self.realms.get(j.realm).is_some_and(|r| r.sequential_request_ids);
+        let expected = if j.last_request >= crate::wamp::id::MAX_ID { 1 } else { j.last_request + 1 };
+        if sequential && request.get() != expected {
+            return Err(Violation::RequestSequence { got: request.get(), expected });
+        }
+        j.last_request = request.get();
+        Ok(())
     }
 
     fn on_goodbye(&mut self, key: ConnKey, sink: &mut dyn Sink) {
-        let Some(state) = self.sessions.get(key.0).map(|s| s.state) else { return };
-        if state == State::Established {
+        let established = self.sessions.get(key.0).is_some_and(|s| matches!(s.state, State::Established(_)));
+        if established {
             let reply =
                 Message::Goodbye(msg::Goodbye { details: Dict::new(), reason: ErrorUri::GoodbyeAndOut.uri().into() });
             self.send(key, &reply, MessageClass::Control);
@@ -304,7 +369,6 @@ impl Router {
     fn close_quietly(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         self.leave(key, sink);
         if let Some(s) = self.sessions.get_mut(key.0) {
-            s.state = State::Closed;
             s.outbox.close();
         }
     }
@@ -318,49 +382,41 @@ impl Router {
         });
         self.send(key, &abort, MessageClass::Control);
         if let Some(s) = self.sessions.get_mut(key.0) {
+            if let State::AwaitingHello { deadline } = s.state {
+                self.timers.disarm(deadline, timers::Timer::Hello(key));
+            }
             s.state = State::Closed;
             s.outbox.close();
         }
     }
 
     /// ABORT `wamp.error.protocol_violation`: the session loses everything and is closed.
-    pub fn protocol_violation(&mut self, key: ConnKey, what: &str, sink: &mut dyn Sink) {
-        self.stats.protocol_violations += 1;
+    pub fn protocol_violation(&mut self, key: ConnKey, v: Violation, sink: &mut dyn Sink) {
+        self.stats.violations.count(&v);
         if let Some(s) = self.sessions.get(key.0) {
-            tracing::info!(peer = %s.conn.peer, session = %s.id, "protocol violation: {what}");
+            tracing::info!(peer = %s.conn.peer, session = ?s.id(), "protocol violation: {v}");
         }
         self.leave(key, sink);
-        self.abort(key, ErrorUri::ProtocolViolation, what);
+        self.abort(key, ErrorUri::ProtocolViolation, &v.to_string());
     }
 
-    /// The session leaves its realm: its subscriptions and registrations go on every shard, and
-    /// callers waiting on it get `canceled`. Idempotent.
+    /// The session leaves its realm: its subscriptions and registrations go on every shard,
+    /// callers waiting on it get `canceled`, and its own calls are withdrawn. Idempotent.
     fn leave(&mut self, key: ConnKey, sink: &mut dyn Sink) {
-        let Some(s) = self.sessions.get_mut(key.0) else { return };
-        if !s.is_established() {
-            return;
+        let Some(mut j) = self.sessions.get_mut(key.0).and_then(|s| s.leave()) else { return };
+        self.by_id.remove(&j.id);
+        let ser = self.sessions.get(key.0).map(|s| s.conn.serializer);
+        for sub in j.subscriptions.drain() {
+            if let Some(ser) = ser {
+                self.remove_local_subscriber(j.realm, sub, ser, key, sink);
+            }
         }
-        s.state = State::Closed;
-        let id = s.id;
-        let realm = s.realm;
-        let ser = s.conn.serializer;
-        let subs: Vec<Id> = s.subscriptions.drain().collect();
-        let regs: Vec<(Id, (Arc<str>, MatchPolicy))> = s.registrations.drain().collect();
-        let invocations: Vec<_> = s.invocations.drain().map(|(_, p)| p).collect();
-        self.by_id.remove(&id);
-        for sub in subs {
-            self.remove_local_subscriber(realm, sub, ser, key, sink);
+        for (registration, (procedure, policy)) in j.registrations.drain() {
+            let op = shard_msg::Op::Unregister { registration, session: j.id };
+            self.request_change(j.realm, procedure, policy, op, None, sink);
         }
-        for (reg, (procedure, policy)) in regs {
-            let home = home_shard(realm, &procedure, policy, self.shards);
-            let leave =
-                ShardMsg::RegLeave { realm, procedure, policy, registration: reg, from: self.shard, session: id };
-            sink.to_shard(home, leave);
-        }
-        for p in invocations {
-            let outcome = CallOutcome::router_error(ErrorUri::Canceled);
-            self.send_call_done(p.caller_shard, p.caller, p.call_request, outcome, sink);
-        }
+        self.withdraw_calls(key, &mut j, sink);
+        self.fail_invocations(&mut j, sink);
     }
 
     /// Encodes `message` in the session's serializer and queues it.
@@ -391,20 +447,6 @@ impl Router {
             payload: Payload::args(vec![Value::from(message)]),
         });
         self.send(key, &err, MessageClass::Control);
-    }
-
-    /// A fresh token for a change that waits for acknowledgments.
-    fn token(&mut self) -> u64 {
-        self.next_token += 1;
-        self.next_token
-    }
-
-    fn on_applied(&mut self, token: u64, id: Id, sink: &mut dyn Sink) {
-        match self.pending.get(&token) {
-            Some(Pending::Sub(_)) => self.on_sub_applied(token, id, sink),
-            Some(Pending::Reg(_)) => self.on_reg_applied(token, id, sink),
-            None => tracing::warn!(token, "acknowledgment for an unknown change"),
-        }
     }
 
     /// The realm's URI check mode.

@@ -1,38 +1,115 @@
-//! Every message one shard sends another (and the few that the process's other threads send a
-//! shard): the closed set of cross-shard interactions.
+//! Every message one shard's router sends another: the closed set of cross-shard interactions.
 //!
-//! Owns: [`ShardMsg`]. Never: how messages travel (the shard runtime's inboxes do that). Messages
-//! from one shard to another arrive in the order they were sent; the ordering guarantees of WAMP
-//! (per publisher-subscriber and caller-callee pair) rest on that.
+//! Owns: [`ShardMsg`] and the plain structs its variants carry. Never: how messages travel (the
+//! shard runtime's inboxes do that). Messages from one shard to another arrive in the order they
+//! were sent; the ordering guarantees of WAMP (per publisher-subscriber and caller-callee pair)
+//! rest on that.
 //!
-//! Agreement protocol: every (realm, URI, match policy) has a home shard
-//! ([`super::home_shard`]). Changes to a subscription or registration go to its home shard, which
-//! orders them, assigns ids, and broadcasts the new state to every shard (itself included). A
-//! shard that asked for a change waits for an [`ShardMsg::Applied`] from every shard before it
-//! acknowledges the client, so that any PUBLISH or CALL made after SUBSCRIBED / REGISTERED, on any
-//! shard, sees the change.
+//! Agreement protocol (see `agree.rs`): every (realm, URI, match policy) of a subscription or
+//! registration has a home shard ([`super::home_shard`]). Changes go to the home shard as a
+//! [`Change`]; it orders them, assigns ids, and broadcasts the new state as an [`Apply`] to every
+//! shard (itself included). A shard that asked for a change waits for an `Applied` from every
+//! shard before it acknowledges the client, so that any PUBLISH or CALL made after SUBSCRIBED /
+//! REGISTERED, on any shard, sees the change.
 
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::codec::{Payload, Serializer};
-use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy};
+use crate::realm::RealmIdx;
+use crate::session::{CalleeRef, ShardId};
+use crate::wamp::options::{CancelMode, InvokePolicy};
+use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Payload, Serializer};
 
-/// A shard's index, `0..shards`.
-pub type ShardId = usize;
+/// A token naming a change (or any request) a shard waits on; unique within that shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Token(pub u64);
 
-/// A realm's index in the configuration, the same on every shard.
-pub type RealmIdx = usize;
+/// Everything one shard's router tells another.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// To a home shard: change one subscription or registration.
+    Change(Change),
+    /// From a home shard to every shard: the new state of one subscription or registration.
+    Apply(Apply),
+    /// To the shard that asked: this shard applied change `token`, whose id is `id`.
+    Applied { token: Token, id: Id },
+    /// From a home shard to the shard that asked: change `token` was refused with `error`.
+    Refused { token: Token, error: ErrorUri },
+    /// One publication's EVENTs for the subscribers on the receiving shard.
+    Event(Event),
+    /// A CALL (or a progressive continuation of one) for a callee on the receiving shard.
+    Invoke(Invoke),
+    /// A canceled or timed-out call: INTERRUPT its callee on the receiving shard.
+    Interrupt(Interrupt),
+    /// A result, progressive result or error of a call, for the caller on the receiving shard.
+    CallDone(CallDone),
+}
 
-/// A callee of a registration: its shard and session.
+/// A change to one subscription or registration, for its home shard.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The realm.
+    pub realm: RealmIdx,
+    /// The topic or procedure.
+    pub uri: Arc<str>,
+    /// Its match policy.
+    pub policy: MatchPolicy,
+    /// The shard asking.
+    pub from: ShardId,
+    /// The token the asking shard waits under; `None` when nobody waits (leaves).
+    pub token: Option<Token>,
+    /// What changes.
+    pub op: Op,
+}
+
+/// The change itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Callee {
-    /// The shard that owns the callee's session.
-    pub shard: ShardId,
-    /// The callee's session id.
-    pub session: Id,
+pub enum Op {
+    /// The asking shard has a first local subscriber using this serializer.
+    Subscribe(Serializer),
+    /// The asking shard lost its last local subscriber using this serializer.
+    Unsubscribe(Serializer),
+    /// A callee registers with this invocation policy.
+    Register(CalleeRef, InvokePolicy),
+    /// A callee no longer serves registration `registration`.
+    Unregister { registration: Id, session: Id },
+}
+
+/// The state every shard's replica holds for one subscription or registration.
+#[derive(Clone, Debug)]
+pub enum Replica {
+    /// Per shard, a bit per serializer index: who must receive this subscription's events.
+    Subscription { presence: Arc<[u8]> },
+    /// The callees in registration order and the policy choosing among them.
+    Registration { invoke: InvokePolicy, callees: Arc<[CalleeRef]> },
+}
+
+impl Replica {
+    /// True if nobody is left: the subscription or registration is deleted.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Replica::Subscription { presence } => presence.iter().all(|p| *p == 0),
+            Replica::Registration { callees, .. } => callees.is_empty(),
+        }
+    }
+}
+
+/// The new state of one subscription or registration, from its home shard to every shard.
+#[derive(Clone, Debug)]
+pub struct Apply {
+    /// The realm.
+    pub realm: RealmIdx,
+    /// The subscription or registration id.
+    pub id: Id,
+    /// The topic or procedure.
+    pub uri: Arc<str>,
+    /// Its match policy.
+    pub policy: MatchPolicy,
+    /// The new state; an empty one deletes it.
+    pub state: Replica,
+    /// The shard waiting for the acknowledgment, and its token.
+    pub ack: Option<(ShardId, Token)>,
 }
 
 /// One EVENT for one shard: the encoded bytes for a subscription in one serializer.
@@ -46,15 +123,79 @@ pub struct EventCopy {
     pub bytes: Bytes,
 }
 
-/// A reply to a CALL, travelling from the callee's shard to the caller's.
+/// One publication's EVENTs for the subscribers of one shard.
+#[derive(Debug)]
+pub struct Event {
+    /// The realm.
+    pub realm: RealmIdx,
+    /// The publisher's session, when publisher exclusion applies.
+    pub exclude: Option<Id>,
+    /// One encoding per (subscription, serializer) present on the receiving shard.
+    pub events: Vec<EventCopy>,
+}
+
+/// A call on its way to a callee.
+#[derive(Debug)]
+pub struct Invoke {
+    /// The realm.
+    pub realm: RealmIdx,
+    /// The registration matched.
+    pub registration: Id,
+    /// The callee's session.
+    pub callee: Id,
+    /// The caller's shard.
+    pub caller_shard: ShardId,
+    /// The caller's session.
+    pub caller: Id,
+    /// The CALL's request id.
+    pub call_request: Id,
+    /// INVOCATION.Details.
+    pub details: Dict,
+    /// The CALL's Arguments/ArgumentsKw.
+    pub payload: Payload,
+    /// A continuation of a progressive call invocation (not its first CALL).
+    pub continuation: bool,
+}
+
+/// A canceled call, for the callee's shard.
+#[derive(Clone, Copy, Debug)]
+pub struct Interrupt {
+    /// The callee's session.
+    pub callee: Id,
+    /// The caller's session.
+    pub caller: Id,
+    /// The CALL's request id.
+    pub call_request: Id,
+    /// The mode the INTERRUPT carries.
+    pub mode: CancelMode,
+    /// The caller has its answer already: drop the callee's.
+    pub abandon: bool,
+}
+
+/// A reply to a CALL, from the callee's shard to the caller's.
+#[derive(Debug)]
+pub struct CallDone {
+    /// The caller's session.
+    pub caller: Id,
+    /// The CALL's request id.
+    pub call_request: Id,
+    /// The callee that answered (or that the router answered for).
+    pub callee: Id,
+    /// The reply.
+    pub outcome: CallOutcome,
+}
+
+/// What a callee (or the router on its behalf) answered.
 #[derive(Clone, Debug)]
 pub enum CallOutcome {
-    /// RESULT: the callee's YIELD.
+    /// RESULT: the callee's YIELD; `progress` for a progressive result.
     Result {
         /// RESULT.Details.
         details: Dict,
         /// The callee's Arguments/ArgumentsKw.
         payload: Payload,
+        /// A progressive result: more follow.
+        progress: bool,
     },
     /// ERROR: the callee's ERROR, or one raised by the router (canceled, no_such_procedure).
     Error {
@@ -68,72 +209,12 @@ pub enum CallOutcome {
 }
 
 impl CallOutcome {
-    /// An error raised by the router itself.
-    pub fn router_error(uri: ErrorUri) -> CallOutcome {
-        CallOutcome::Error { details: Dict::new(), error: Arc::from(uri.uri()), payload: Payload::Empty }
+    /// An error raised by the router itself, with a message for the caller.
+    pub fn router_error(uri: ErrorUri, message: &str) -> CallOutcome {
+        CallOutcome::Error {
+            details: Dict::new(),
+            error: Arc::from(uri.uri()),
+            payload: Payload::args(vec![crate::wamp::Value::from(message)]),
+        }
     }
-}
-
-/// Everything one shard tells another.
-#[derive(Debug)]
-pub enum ShardMsg {
-    /// To the home shard: shard `from` got its first local subscriber using `serializer` for
-    /// (topic, policy). The home shard answers with a `SubApply` to every shard, acked to `from`.
-    SubJoin { realm: RealmIdx, topic: Arc<str>, policy: MatchPolicy, serializer: Serializer, from: ShardId, token: u64 },
-    /// To the home shard: shard `from` lost its last local subscriber using `serializer`.
-    SubLeave { realm: RealmIdx, topic: Arc<str>, policy: MatchPolicy, serializer: Serializer, from: ShardId },
-    /// From the home shard to every shard: the set of (shard, serializer) pairs with subscribers
-    /// of this subscription changed; an empty set deletes it. `ack` names the shard waiting for
-    /// the acknowledgment and its token.
-    SubApply {
-        realm: RealmIdx,
-        subscription: Id,
-        topic: Arc<str>,
-        policy: MatchPolicy,
-        /// Per shard, a bit per serializer index: who must receive this subscription's events.
-        presence: Arc<[u8]>,
-        ack: Option<(ShardId, u64)>,
-    },
-    /// To the requesting shard: this shard applied the change `token`, whose id is `id`.
-    Applied { token: u64, id: Id },
-    /// To the home shard: session `session` on shard `from` registers (procedure, policy).
-    RegJoin { realm: RealmIdx, procedure: Arc<str>, policy: MatchPolicy, from: ShardId, session: Id, token: u64 },
-    /// To the home shard: the callee `session` on `from` no longer serves `registration`.
-    RegLeave { realm: RealmIdx, procedure: Arc<str>, policy: MatchPolicy, registration: Id, from: ShardId, session: Id },
-    /// From the home shard to every shard: the callees of a registration; empty deletes it.
-    RegApply {
-        realm: RealmIdx,
-        registration: Id,
-        procedure: Arc<str>,
-        policy: MatchPolicy,
-        callees: Arc<[Callee]>,
-        ack: Option<(ShardId, u64)>,
-    },
-    /// From the home shard to the requesting shard: the registration `token` was refused.
-    RegRefused { token: u64, error: ErrorUri },
-    /// One publication's EVENTs for the subscribers on the receiving shard.
-    Event {
-        realm: RealmIdx,
-        /// The publisher's session, when publisher exclusion applies.
-        exclude: Option<Id>,
-        events: Vec<EventCopy>,
-    },
-    /// A CALL routed to the callee's shard, to become an INVOCATION.
-    Invoke {
-        realm: RealmIdx,
-        registration: Id,
-        callee: Id,
-        caller_shard: ShardId,
-        caller: Id,
-        call_request: Id,
-        details: Dict,
-        payload: Payload,
-    },
-    /// The outcome of a CALL, back to the caller's shard.
-    CallDone { caller: Id, call_request: Id, outcome: CallOutcome },
-    /// A Unix-socket connection accepted by the listener's acceptor thread, for this shard to
-    /// serve with the transport settings of listener number `listener`.
-    Adopt { fd: OwnedFd, listener: usize },
-    /// Stop accepting, say GOODBYE to every session, and stop.
-    Shutdown,
 }

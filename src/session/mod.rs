@@ -1,8 +1,10 @@
-//! One client session on its shard: lifecycle state, what it subscribed and registered, the
-//! invocations it owes answers for, and its outbox.
+//! One client session on its shard: lifecycle state and the data each state carries, what a
+//! joined session subscribed and registered, the calls it made and the invocations it owes, and
+//! its outbox.
 //!
-//! Owns: [`Session`], its [`State`] machine and the WELCOME it gets. Never: routing decisions
-//! (the `router` makes those) or I/O (the `shard` drains the outbox).
+//! Owns: [`Session`], its [`State`] machine, the per-session call records ([`OutCall`],
+//! [`InCall`]) and the WELCOME it gets. Never: routing decisions (the `router` makes those) or
+//! I/O (the `shard` drains the outbox).
 //!
 //! ```text
 //!   AwaitingHello --HELLO ok--> Established --GOODBYE--> Closed
@@ -10,31 +12,102 @@
 //!        +--anything else--> Closed (ABORT)  +--protocol violation--> Closed (ABORT)
 //! ```
 
+pub mod calls;
 pub mod outbox;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::codec::Serializer;
-use crate::router::{RealmIdx, ShardId};
+use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
-use crate::wamp::{Dict, Id, MatchPolicy, Value};
+use crate::wamp::options::ClientRoles;
+use crate::wamp::{Dict, Id, MatchPolicy, Serializer};
+pub use calls::{CalleeRef, InCall, OutCall, Reroute};
 pub use outbox::{MessageClass, Outbox, Outgoing, Pushed};
 
 /// The agent string the router announces in WELCOME.
 pub const AGENT: &str = concat!("wampyard-", env!("CARGO_PKG_VERSION"));
 
-/// Where a session's lifecycle stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A shard's index, `0..shards`: which shard owns a session.
+pub type ShardId = usize;
+
+/// Where a session's lifecycle stands, with the data that state has.
+#[derive(Debug)]
 pub enum State {
-    /// Connected; the first message must be HELLO.
-    AwaitingHello,
+    /// Connected; the first message must be HELLO before `deadline`.
+    AwaitingHello {
+        /// When the connection is closed if no HELLO came (the router's timer queue holds it).
+        deadline: Instant,
+    },
     /// WELCOME sent; the session may publish, subscribe, call and register.
-    Established,
-    /// The router sent GOODBYE and waits for the peer's GOODBYE.
-    Closing,
+    Established(Box<Joined>),
+    /// The router sent GOODBYE and waits for the peer's GOODBYE; routing goes on until then.
+    Closing(Box<Joined>),
     /// Over: ABORT or GOODBYE exchanged, or the transport is gone. Nothing more is routed.
     Closed,
+}
+
+/// Who a joined session is, as authentication decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The authenticated identity (anonymous sessions get a generated one).
+    pub authid: Arc<str>,
+    /// The role the session acts under.
+    pub authrole: Arc<str>,
+    /// How the session authenticated (`anonymous`, ...).
+    pub authmethod: &'static str,
+    /// Who authenticated it (`static`, ...).
+    pub authprovider: &'static str,
+}
+
+/// A session that joined a realm: everything it holds there.
+#[derive(Debug)]
+pub struct Joined {
+    /// The session id (global scope: random).
+    pub id: Id,
+    /// The realm joined.
+    pub realm: RealmIdx,
+    /// Who the session is.
+    pub identity: Identity,
+    /// The roles and features the client announced in HELLO.
+    pub roles: ClientRoles,
+    /// Subscription ids this session holds; used to answer UNSUBSCRIBE and to clean up on leave.
+    pub subscriptions: HashSet<Id>,
+    /// registration id -> (procedure, policy): registrations this session serves, to answer
+    /// UNREGISTER and to tell the home shards on leave.
+    pub registrations: HashMap<Id, (Arc<str>, MatchPolicy)>,
+    /// CALL request id -> the call in flight, as caller. Bounded by
+    /// `limits.max_calls_per_session`.
+    pub calls: HashMap<Id, OutCall>,
+    /// INVOCATION request id -> the call it belongs to, as callee; answered by YIELD or ERROR, or
+    /// failed with `canceled` when the session leaves. Bounded by
+    /// `limits.max_invocations_per_session`.
+    pub invocations: HashMap<Id, InCall>,
+    /// INVOCATION request ids sent to this session: sequential per session, as the spec requires.
+    pub invocation_ids: SessionScopeIds,
+    /// The last request id the client used (SUBSCRIBE, PUBLISH, CALL, ...): checked to count up
+    /// by one where the realm asks for sequential request ids, and to tell a late progressive
+    /// CALL of a finished call from a new one.
+    pub last_request: u64,
+}
+
+impl Joined {
+    /// A session that just joined `realm` as `id`.
+    pub fn new(id: Id, realm: RealmIdx, identity: Identity, roles: ClientRoles) -> Joined {
+        Joined {
+            id,
+            realm,
+            identity,
+            roles,
+            subscriptions: HashSet::new(),
+            registrations: HashMap::new(),
+            calls: HashMap::new(),
+            invocations: HashMap::new(),
+            invocation_ids: SessionScopeIds::default(),
+            last_request: 0,
+        }
+    }
 }
 
 /// What the transport tells the router about a new connection.
@@ -50,110 +123,95 @@ pub struct ConnInfo {
     pub max_outgoing: usize,
 }
 
-/// An INVOCATION this session (as callee) has not answered yet.
-#[derive(Clone, Copy, Debug)]
-pub struct PendingInvocation {
-    /// The caller's shard.
-    pub caller_shard: ShardId,
-    /// The caller's session.
-    pub caller: Id,
-    /// The CALL's request id, to answer with.
-    pub call_request: Id,
-}
-
-/// One client session.
+/// One client connection and its session.
 #[derive(Debug)]
 pub struct Session {
-    /// Lifecycle state.
+    /// Lifecycle state and its data.
     pub state: State,
-    /// The session id, assigned at WELCOME (global scope: random).
-    pub id: Id,
-    /// The realm joined (meaningful once established).
-    pub realm: RealmIdx,
     /// Transport facts.
     pub conn: ConnInfo,
     /// Encoded messages waiting for the writer.
     pub outbox: Outbox,
-    /// The authenticated identity (anonymous sessions get a generated one).
-    pub authid: String,
-    /// The role the session acts under.
-    pub authrole: String,
-    /// Subscription ids this session holds; used to answer UNSUBSCRIBE and to clean up on leave.
-    pub subscriptions: HashSet<Id>,
-    /// registration id -> (procedure, policy): registrations this session serves, to answer
-    /// UNREGISTER and to tell the home shards on leave.
-    pub registrations: HashMap<Id, (Arc<str>, MatchPolicy)>,
-    /// INVOCATION request id -> the call it belongs to; answered by YIELD or ERROR, or failed
-    /// with `canceled` when the session leaves.
-    pub invocations: HashMap<Id, PendingInvocation>,
-    /// INVOCATION request ids sent to this session: sequential per session, as the spec requires.
-    pub invocation_ids: SessionScopeIds,
 }
 
 impl Session {
-    /// A new connection waiting for HELLO.
-    pub fn new(conn: ConnInfo, outbox: Outbox) -> Session {
-        Session {
-            state: State::AwaitingHello,
-            id: Id::ZERO,
-            realm: 0,
-            conn,
-            outbox,
-            authid: String::new(),
-            authrole: String::new(),
-            subscriptions: HashSet::new(),
-            registrations: HashMap::new(),
-            invocations: HashMap::new(),
-            invocation_ids: SessionScopeIds::default(),
+    /// A new connection that must send HELLO before `deadline`.
+    pub fn new(conn: ConnInfo, outbox: Outbox, deadline: Instant) -> Session {
+        Session { state: State::AwaitingHello { deadline }, conn, outbox }
+    }
+
+    /// The joined session, if it may route messages (established or closing).
+    pub fn joined(&self) -> Option<&Joined> {
+        match &self.state {
+            State::Established(j) | State::Closing(j) => Some(j),
+            _ => None,
         }
     }
 
-    /// True if the session may route messages.
-    pub fn is_established(&self) -> bool {
-        matches!(self.state, State::Established | State::Closing)
+    /// The joined session, mutably.
+    pub fn joined_mut(&mut self) -> Option<&mut Joined> {
+        match &mut self.state {
+            State::Established(j) | State::Closing(j) => Some(j),
+            _ => None,
+        }
     }
-}
 
-/// The roles a HELLO announces, if it announces at least one known role.
-pub fn hello_has_roles(details: &Dict) -> bool {
-    let Some(roles) = details.get("roles").and_then(Value::as_dict) else {
-        return false;
-    };
-    ["publisher", "subscriber", "caller", "callee"].iter().any(|r| roles.get(r).is_some())
+    /// The session id, once joined.
+    pub fn id(&self) -> Option<Id> {
+        self.joined().map(|j| j.id)
+    }
+
+    /// Ends a joined session: the state becomes `Closed` and what it held is returned for
+    /// cleanup. Any other state is left as it is.
+    pub fn leave(&mut self) -> Option<Box<Joined>> {
+        self.joined()?;
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Established(j) | State::Closing(j) => Some(j),
+            _ => None,
+        }
+    }
 }
 
 /// The WELCOME.Details the router sends: its roles with exactly the features implemented, the
 /// agent, and the authentication outcome.
-pub fn welcome_details(authid: &str, authrole: &str) -> Dict {
+pub fn welcome_details(identity: &Identity) -> Dict {
     let broker_features = Dict::new().with("publisher_exclusion", true).with("pattern_based_subscription", true);
-    let dealer_features = Dict::new().with("pattern_based_registration", true);
+    let dealer_features = Dict::new()
+        .with("pattern_based_registration", true)
+        .with("progressive_call_results", true)
+        .with("progressive_call_invocations", true)
+        .with("call_canceling", true)
+        .with("call_timeout", true)
+        .with("caller_identification", true)
+        .with("shared_registration", true)
+        .with("call_reroute", true)
+        .with("payload_passthru_mode", true);
     let roles = Dict::new()
         .with("broker", Dict::new().with("features", broker_features))
         .with("dealer", Dict::new().with("features", dealer_features));
     Dict::new()
         .with("roles", roles)
         .with("agent", AGENT)
-        .with("authid", authid)
-        .with("authrole", authrole)
-        .with("authmethod", "anonymous")
-        .with("authprovider", "static")
+        .with("authid", &*identity.authid)
+        .with("authrole", &*identity.authrole)
+        .with("authmethod", identity.authmethod)
+        .with("authprovider", identity.authprovider)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hello_without_any_known_role_is_refused() {
-        assert!(!hello_has_roles(&Dict::new()));
-        assert!(!hello_has_roles(&Dict::new().with("roles", Dict::new())));
-        assert!(!hello_has_roles(&Dict::new().with("roles", Dict::new().with("boss", Dict::new()))));
-        assert!(hello_has_roles(&Dict::new().with("roles", Dict::new().with("caller", Dict::new()))));
-    }
+    use crate::wamp::Value;
 
     #[test]
     fn welcome_announces_broker_and_dealer_and_the_agent() {
-        let d = welcome_details("anon", "anonymous");
+        let identity = Identity {
+            authid: "anon".into(),
+            authrole: "anonymous".into(),
+            authmethod: "anonymous",
+            authprovider: "static",
+        };
+        let d = welcome_details(&identity);
         let roles = d.get("roles").and_then(Value::as_dict).cloned().unwrap_or_default();
         assert!(roles.get("broker").is_some());
         assert!(roles.get("dealer").is_some());

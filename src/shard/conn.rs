@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future;
 use glommio::timer::sleep;
@@ -16,7 +16,7 @@ use super::mesh::SPILL_PAUSE;
 use super::Shard;
 use crate::codec;
 use crate::router::ConnKey;
-use crate::session::{ConnInfo, Outbox, Outgoing, State};
+use crate::session::{ConnInfo, Outbox, Outgoing};
 use crate::transport::{self, ConnectionReader, ConnectionWriter, Incoming, OutFrame, Socket, TransportConfig};
 
 /// How long one batched write may take before the peer counts as stuck and is disconnected.
@@ -28,12 +28,7 @@ pub(super) const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 const SPILL_BACKOFF: Duration = Duration::from_micros(200);
 
 /// Serves one accepted socket until it closes.
-pub(super) async fn serve(
-    socket: Socket,
-    shard: Rc<RefCell<Shard>>,
-    tcfg: Rc<TransportConfig>,
-    hello_timeout: Duration,
-) {
+pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<TransportConfig>) {
     // Boxed: the handshake's state (about 1.7 KB) would otherwise stay inside this future, and
     // so inside every idle connection, for the connection's whole life.
     let conn = match Box::pin(transport::accept(socket, &tcfg)).await {
@@ -55,50 +50,35 @@ pub(super) async fn serve(
     };
     let budget = shard.borrow().outbox_budget;
     let outbox = Outbox::new(budget);
-    let key = shard.borrow_mut().router.open(info, outbox.clone());
+    let key = shard.borrow_mut().router.open(info, outbox.clone(), Instant::now());
+    shard.borrow_mut().settle();
     let (reader, writer) = conn.split();
-    let reading = read_loop(reader, shard.clone(), key, outbox.clone(), hello_timeout);
+    let reading = read_loop(reader, shard.clone(), key, outbox.clone());
     let writing = write_loop(writer, outbox.clone());
     future::or(reading, writing).await;
     let mut s = shard.borrow_mut();
     let s = &mut *s;
     s.router.on_transport_closed(key, &mut s.mesh);
-    s.mesh.flush();
+    s.settle();
 }
 
-/// Reads until the peer closes, the transport fails, or the router closes the session.
-async fn read_loop(
-    mut reader: ConnectionReader,
-    shard: Rc<RefCell<Shard>>,
-    key: ConnKey,
-    outbox: Outbox,
-    hello_timeout: Duration,
-) {
+/// Reads until the peer closes, the transport fails, or the router closes the session (also when
+/// its HELLO deadline passes: the router's timer closes the outbox, which ends the writer).
+async fn read_loop(mut reader: ConnectionReader, shard: Rc<RefCell<Shard>>, key: ConnKey, outbox: Outbox) {
     let Some(ser) = shard.borrow().router.session(key).map(|s| s.conn.serializer) else { return };
     loop {
         while shard.borrow().mesh.spilled() > SPILL_PAUSE {
             sleep(SPILL_BACKOFF).await;
         }
-        let awaiting_hello = shard.borrow().router.session(key).is_some_and(|s| s.state == State::AwaitingHello);
-        let next = if awaiting_hello {
-            let deadline = async {
-                sleep(hello_timeout).await;
-                Ok(None)
-            };
-            // Boxed, like the write below: transient states stay out of the long-lived future.
-            Box::pin(future::or(reader.next(), deadline)).await
-        } else {
-            reader.next().await
-        };
-        match next {
+        match reader.next().await {
             Ok(Some(Incoming::Message(bytes))) => {
                 let mut s = shard.borrow_mut();
                 let s = &mut *s;
                 match codec::decode(ser, bytes) {
-                    Ok(msg) => s.router.on_message(key, msg, &mut s.mesh),
-                    Err(e) => s.router.on_decode_error(key, &e, &mut s.mesh),
+                    Ok(msg) => s.router.on_message(key, msg, Instant::now(), &mut s.mesh),
+                    Err(e) => s.router.on_decode_error(key, e, &mut s.mesh),
                 }
-                s.mesh.flush();
+                s.settle();
             }
             Ok(Some(Incoming::Ping(payload))) => outbox.push_pong(payload),
             Ok(None) => break,

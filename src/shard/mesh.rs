@@ -19,16 +19,32 @@ use std::task::Poll;
 use atomic_waker::AtomicWaker;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
-use crate::router::{ShardId, ShardMsg, Sink};
+use std::os::fd::OwnedFd;
+
+use crate::router::{ShardMsg, Sink};
+use crate::session::ShardId;
 
 /// Spilled messages (over all destinations) above which a shard pauses reading from clients.
 /// One inbox's worth: enough to absorb a burst, small enough to keep memory bounded.
 pub const SPILL_PAUSE: usize = 4096;
 
+/// What a shard's inbox carries: its router's messages from other shards, and the few that the
+/// process's other threads send it.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A message for the router.
+    Router(ShardMsg),
+    /// A Unix-socket connection accepted by the listener's acceptor thread, for this shard to
+    /// serve with the transport settings of listener number `listener`.
+    Adopt { fd: OwnedFd, listener: usize },
+    /// Stop accepting, say GOODBYE to every session, and stop.
+    Shutdown,
+}
+
 /// The receiving end of one shard's inbox.
 #[derive(Debug)]
 pub struct Inbox {
-    rx: Receiver<ShardMsg>,
+    rx: Receiver<Inbound>,
     /// Rung by producers after they queue; wakes this shard's inbox task (through the
     /// executor's eventfd if it is parked).
     bell: Arc<AtomicWaker>,
@@ -37,7 +53,7 @@ pub struct Inbox {
 /// Every shard's inbox sender, for the threads and shards that send to them.
 #[derive(Clone, Debug)]
 pub struct Doorbells {
-    senders: Vec<Sender<ShardMsg>>,
+    senders: Vec<Sender<Inbound>>,
     bells: Vec<Arc<AtomicWaker>>,
 }
 
@@ -69,7 +85,7 @@ impl Doorbells {
 
     /// Sends a control message (shutdown) from outside the shards, waiting for room if needed.
     /// Only for threads that are not shards: it may block.
-    pub fn send_blocking(&self, to: ShardId, msg: ShardMsg) {
+    pub fn send_blocking(&self, to: ShardId, msg: Inbound) {
         if let Some(tx) = self.senders.get(to) {
             let _ = tx.send(msg);
         }
@@ -85,7 +101,7 @@ impl Doorbells {
 
 impl Inbox {
     /// Waits for the next message: drain, register the waker, drain again, then sleep.
-    pub async fn recv(&self) -> Option<ShardMsg> {
+    pub async fn recv(&self) -> Option<Inbound> {
         poll_fn(|cx| {
             if let Ok(m) = self.rx.try_recv() {
                 return Poll::Ready(Some(m));
@@ -101,7 +117,7 @@ impl Inbox {
     }
 
     /// The next message if one is already queued.
-    pub fn try_recv(&self) -> Option<ShardMsg> {
+    pub fn try_recv(&self) -> Option<Inbound> {
         self.rx.try_recv().ok()
     }
 }
@@ -112,7 +128,7 @@ pub struct Mesh {
     doors: Doorbells,
     /// Per destination: messages that found its inbox full, in order; drained before anything
     /// newer is sent there.
-    spill: Vec<VecDeque<ShardMsg>>,
+    spill: Vec<VecDeque<Inbound>>,
     /// Total spilled messages, checked against [`SPILL_PAUSE`] by the connection readers.
     spilled: usize,
     /// Destinations that got messages since the last flush and must be rung.
@@ -174,6 +190,7 @@ impl Mesh {
 
 impl Sink for Mesh {
     fn to_shard(&mut self, to: ShardId, msg: ShardMsg) {
+        let msg = Inbound::Router(msg);
         let Some(spill) = self.spill.get_mut(to) else { return };
         self.to_ring[to] = true;
         self.dirty = true;
@@ -197,15 +214,16 @@ impl Sink for Mesh {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::router::Token;
     use crate::wamp::Id;
 
     fn applied(n: u64) -> ShardMsg {
-        ShardMsg::Applied { token: n, id: Id::new(n).unwrap() }
+        ShardMsg::Applied { token: Token(n), id: Id::new(n).unwrap() }
     }
 
-    fn token(m: ShardMsg) -> u64 {
+    fn token(m: Inbound) -> u64 {
         match m {
-            ShardMsg::Applied { token, .. } => token,
+            Inbound::Router(ShardMsg::Applied { token, .. }) => token.0,
             other => panic!("{other:?}"),
         }
     }
@@ -238,16 +256,23 @@ mod tests {
             a.to_shard(1, applied(n + 1));
             b.to_shard(0, applied(n + 1));
         }
-        let (mut got_a, mut got_b) = (0, 0);
-        while got_a < 1000 || got_b < 1000 {
-            while inboxes[0].try_recv().is_some() {
-                got_a += 1;
+        let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+        for _ in 0..10_000 {
+            if got_a.len() == 1000 && got_b.len() == 1000 {
+                break;
             }
-            while inboxes[1].try_recv().is_some() {
-                got_b += 1;
+            while let Some(m) = inboxes[0].try_recv() {
+                got_a.push(token(m));
+            }
+            while let Some(m) = inboxes[1].try_recv() {
+                got_b.push(token(m));
             }
             a.flush();
             b.flush();
         }
+        let all: Vec<u64> = (1..=1000).collect();
+        assert_eq!(got_a, all, "every message arrives, in order");
+        assert_eq!(got_b, all, "every message arrives, in order");
+        assert_eq!((a.spilled(), b.spilled()), (0, 0));
     }
 }

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
+use std::task::{Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,11 +30,11 @@ use glommio::net::{TcpListener, UnixStream};
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, SockAddr, Socket as RawSocket, Type};
 
-use crate::config::{Config, Endpoint, ListenerConfig};
-use crate::realm::{Realm, Realms};
-use crate::router::{Router, ShardMsg};
+use crate::config::{Config, Endpoint, Limits, ListenerConfig};
+use crate::realm::Realms;
+use crate::router::Router;
 use crate::transport::{Socket, TransportConfig};
-use mesh::{Doorbells, Inbox, Mesh};
+use mesh::{Doorbells, Inbound, Inbox, Mesh};
 
 /// Pending-connection backlog of each listening socket.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -101,6 +102,35 @@ pub(crate) struct Shard {
     counters: Counters,
     /// Per-connection outbox budget in bytes (`limits.outbox_max_bytes`).
     outbox_budget: usize,
+    /// The timer task's state: the deadline it sleeps until, and how to wake it earlier.
+    alarm: Alarm,
+}
+
+/// What the shard's timer task sleeps for.
+#[derive(Debug, Default)]
+struct Alarm {
+    /// The router deadline the task sleeps until (`None`: no deadline, it sleeps until woken).
+    armed: Option<Instant>,
+    /// Set when the router got an earlier deadline than `armed`.
+    moved: bool,
+    /// The sleeping timer task.
+    waker: Option<Waker>,
+}
+
+impl Shard {
+    /// After the router handled something: send what it queued for other shards, and wake the
+    /// timer task if the router now has an earlier deadline than the one it sleeps for.
+    fn settle(&mut self) {
+        self.mesh.flush();
+        let Some(next) = self.router.next_deadline() else { return };
+        if self.alarm.armed.is_none_or(|armed| next < armed) {
+            self.alarm.armed = Some(next);
+            self.alarm.moved = true;
+            if let Some(w) = self.alarm.waker.take() {
+                w.wake();
+            }
+        }
+    }
 }
 
 /// A bound listener: per shard, its own listening TCP socket (`None`: the shard does not accept
@@ -134,9 +164,7 @@ impl Server {
     /// Binds the listeners and starts one executor per shard; returns once every shard serves.
     pub fn start(config: &Config) -> Result<Server, ShardError> {
         let (shards, cpus) = config.resolve_shards(crate::config::online_cpus());
-        let realms = Arc::new(Realms::new(
-            config.realms.iter().map(|r| Realm { name: r.name.clone(), uri_check: r.uri_check }).collect(),
-        ));
+        let realms = Arc::new(Realms::new(config.realms.clone()));
         let mut addrs = Vec::new();
         let mut per_shard: Vec<Vec<Option<OwnedFd>>> = (0..shards).map(|_| Vec::new()).collect();
         let mut unix_listeners = Vec::new();
@@ -177,8 +205,7 @@ impl Server {
                 doors: doors.clone(),
                 listeners,
                 tcfgs: tcfgs.clone(),
-                outbox_budget: config.limits.outbox_max_bytes,
-                hello_timeout: config.limits.handshake_timeout,
+                limits: config.limits.clone(),
                 shutdown_timeout: config.router.shutdown_timeout,
                 ready: ready_tx.clone(),
             };
@@ -234,7 +261,7 @@ impl Server {
             let _ = socket2::SockRef::from(&u.listener).shutdown(std::net::Shutdown::Both);
         }
         for shard in 0..self.doors.len() {
-            self.doors.send_blocking(shard, ShardMsg::Shutdown);
+            self.doors.send_blocking(shard, Inbound::Shutdown);
         }
     }
 
@@ -294,7 +321,7 @@ fn accept_unix(listener: UnixListener, index: usize, shards: Vec<usize>, doors: 
             Ok((stream, _)) => {
                 let Some(&to) = shards.get(next % shards.len().max(1)) else { return };
                 next = next.wrapping_add(1);
-                doors.send_blocking(to, ShardMsg::Adopt { fd: OwnedFd::from(stream), listener: index });
+                doors.send_blocking(to, Inbound::Adopt { fd: OwnedFd::from(stream), listener: index });
             }
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(e) => {
@@ -336,22 +363,23 @@ struct ShardSetup {
     /// Per configured listener: this shard's listening TCP socket, if it accepts on it.
     listeners: Vec<Option<OwnedFd>>,
     tcfgs: Vec<TransportConfig>,
-    outbox_budget: usize,
-    hello_timeout: Duration,
+    limits: Limits,
     shutdown_timeout: Duration,
     ready: mpsc::Sender<Result<(), String>>,
 }
 
 async fn run_shard(setup: ShardSetup) {
+    let outbox_budget = setup.limits.outbox_max_bytes;
+    let router = Router::new(setup.shard, setup.shards, setup.realms, setup.limits, rand::make_rng(), Instant::now());
     let shard = Rc::new(RefCell::new(Shard {
-        router: Router::new(setup.shard, setup.shards, setup.realms),
+        router,
         mesh: Mesh::new(setup.doors),
         counters: Counters::default(),
-        outbox_budget: setup.outbox_budget,
+        outbox_budget,
+        alarm: Alarm::default(),
     }));
     let tcfgs: Vec<Rc<TransportConfig>> = setup.tcfgs.into_iter().map(Rc::new).collect();
-    let hello_timeout = setup.hello_timeout;
-    let mut acceptors = Vec::new();
+    let mut acceptors = vec![glommio::spawn_local(timer_loop(shard.clone()))];
     for (index, fd) in setup.listeners.into_iter().enumerate() {
         let (Some(fd), Some(tcfg)) = (fd, tcfgs.get(index).cloned()) else { continue };
         // SAFETY: `fd` is a bound, listening TCP socket that this shard now owns.
@@ -361,7 +389,7 @@ async fn run_shard(setup: ShardSetup) {
             loop {
                 match listener.accept().await {
                     Ok(stream) => {
-                        let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone(), hello_timeout);
+                        let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone());
                         glommio::spawn_local(task).detach();
                     }
                     Err(e) => {
@@ -375,7 +403,7 @@ async fn run_shard(setup: ShardSetup) {
     let _ = setup.ready.send(Ok(()));
     drop(setup.ready);
 
-    inbox_loop(&setup.inbox, &shard, &tcfgs, hello_timeout).await;
+    inbox_loop(&setup.inbox, &shard, &tcfgs).await;
 
     for a in acceptors {
         a.cancel().await;
@@ -387,7 +415,9 @@ async fn run_shard(setup: ShardSetup) {
             let mut s = shard.borrow_mut();
             let s = &mut *s;
             while let Some(msg) = setup.inbox.try_recv() {
-                s.router.on_shard_msg(msg, &mut s.mesh);
+                if let Inbound::Router(msg) = msg {
+                    s.router.on_shard_msg(msg, Instant::now(), &mut s.mesh);
+                }
             }
             s.mesh.flush();
             if s.router.connections() == 0 || Instant::now() >= deadline {
@@ -401,7 +431,7 @@ async fn run_shard(setup: ShardSetup) {
 }
 
 /// Takes cross-shard messages until a shutdown arrives.
-async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>], hello_timeout: Duration) {
+async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>]) {
     loop {
         let spilling = shard.borrow().mesh.spilled() > 0;
         let first = if spilling {
@@ -421,42 +451,70 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Trans
         {
             let mut s = shard.borrow_mut();
             let s = &mut *s;
+            let now = Instant::now();
             while let Some(msg) = next.take() {
                 match msg {
-                    ShardMsg::Shutdown => {
-                        s.mesh.flush();
+                    Inbound::Shutdown => {
+                        s.settle();
                         return;
                     }
-                    ShardMsg::Adopt { fd, listener } => adopted.push((fd, listener)),
-                    other => s.router.on_shard_msg(other, &mut s.mesh),
+                    Inbound::Adopt { fd, listener } => adopted.push((fd, listener)),
+                    Inbound::Router(msg) => s.router.on_shard_msg(msg, now, &mut s.mesh),
                 }
                 taken += 1;
                 if taken < INBOX_BATCH {
                     next = inbox.try_recv();
                 }
             }
-            s.mesh.flush();
+            s.settle();
         }
         for (fd, listener) in adopted {
-            adopt(fd, listener, shard, tcfgs, hello_timeout);
+            adopt(fd, listener, shard, tcfgs);
         }
         glommio::yield_if_needed().await;
     }
 }
 
-fn adopt(
-    fd: OwnedFd,
-    listener: usize,
-    shard: &Rc<RefCell<Shard>>,
-    tcfgs: &[Rc<TransportConfig>],
-    hello_timeout: Duration,
-) {
+/// Fires the router's deadlines: sleeps until the earliest one (or until the router gets an
+/// earlier one, see [`Shard::settle`]), then lets the router handle every timer due.
+async fn timer_loop(shard: Rc<RefCell<Shard>>) {
+    loop {
+        let next = {
+            let mut s = shard.borrow_mut();
+            let next = s.router.next_deadline();
+            s.alarm.armed = next;
+            s.alarm.moved = false;
+            next
+        };
+        let moved = std::future::poll_fn(|cx| {
+            let mut s = shard.borrow_mut();
+            if std::mem::take(&mut s.alarm.moved) {
+                return Poll::Ready(());
+            }
+            s.alarm.waker = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        match next {
+            Some(at) => {
+                let sleep = glommio::timer::sleep(at.saturating_duration_since(Instant::now()));
+                futures_lite::future::or(sleep, moved).await;
+            }
+            None => moved.await,
+        }
+        let mut s = shard.borrow_mut();
+        let s = &mut *s;
+        s.router.on_tick(Instant::now(), &mut s.mesh);
+        s.mesh.flush();
+    }
+}
+
+fn adopt(fd: OwnedFd, listener: usize, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>]) {
     // SAFETY: `fd` is a connected Unix stream socket that the acceptor thread gave up; this shard
     // is its only owner from here on.
     let stream = unsafe { UnixStream::from_raw_fd(fd.into_raw_fd()) };
     match tcfgs.get(listener) {
         Some(tcfg) => {
-            let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone(), hello_timeout);
+            let task = conn::serve(Socket::from(stream), shard.clone(), tcfg.clone());
             glommio::spawn_local(task).detach();
         }
         None => tracing::warn!(listener, "handed a connection for an unknown listener"),

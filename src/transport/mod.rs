@@ -32,15 +32,7 @@ use websocket::{WsReader, WsWriter};
 
 pub use socket::Socket;
 
-/// Default largest message, in bytes, in either direction. 1 MiB holds any ordinary WAMP message
-/// with room to spare, while a malicious peer cannot make the router buffer more than that per
-/// connection. It is also an exact RawSocket length (2^20, L = 11).
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
-
-/// Default time a new connection has to finish its RawSocket or WebSocket handshake. Real
-/// clients need one round trip (milliseconds); 5 s tolerates slow links while a peer that
-/// connects and stays silent holds a socket only briefly.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 
 /// How long [`ConnectionWriter::close`] waits to get a WebSocket close frame out before it shuts
 /// the socket anyway: a peer that stopped reading must not hold the close up.

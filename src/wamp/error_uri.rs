@@ -3,7 +3,8 @@
 //! Owns: [`ErrorUri`], one variant per URI, and its wire spelling. Never: carries Rust error
 //! context; a WAMP error sent to a peer is a reply, not a propagated `Err`.
 
-/// Every `wamp.error.*` / `wamp.close.*` URI the router itself puts on the wire.
+/// Every error and close URI the router itself puts on the wire: the spec's `wamp.error.*` and
+/// `wamp.close.*`, and `wampyard.error.*` for the router's own limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorUri {
     /// A malformed topic, procedure, realm or reason URI.
@@ -40,6 +41,16 @@ pub enum ErrorUri {
     GoodbyeAndOut,
     /// GOODBYE/ABORT reason: the session was killed.
     Killed,
+    /// The dealer's call timeout passed before the callee answered.
+    Timeout,
+    /// The receiving peer lacks a feature the message requires.
+    FeatureNotSupported,
+    /// A callee's answer asking the dealer to try another callee (call reroute).
+    Unavailable,
+    /// Every callee of a registration answered `unavailable` (or none can take the call).
+    NoAvailableCallee,
+    /// A per-session limit of the router was reached (the ERROR's argument names it).
+    LimitReached,
 }
 
 impl ErrorUri {
@@ -63,6 +74,11 @@ impl ErrorUri {
             ErrorUri::CloseRealm => "wamp.close.close_realm",
             ErrorUri::GoodbyeAndOut => "wamp.close.goodbye_and_out",
             ErrorUri::Killed => "wamp.close.killed",
+            ErrorUri::Timeout => "wamp.error.timeout",
+            ErrorUri::FeatureNotSupported => "wamp.error.feature_not_supported",
+            ErrorUri::Unavailable => "wamp.error.unavailable",
+            ErrorUri::NoAvailableCallee => "wamp.error.no_available_callee",
+            ErrorUri::LimitReached => "wampyard.error.limit_reached",
         }
     }
 }

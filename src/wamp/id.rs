@@ -3,7 +3,7 @@
 //! Owns: the [`Id`] newtype (always within `0..=2^53`), the random global-scope generator and the
 //! sequential session-scope counter. Never: decides which scope a given message uses; callers do.
 
-use rand::RngExt;
+use rand::{Rng, RngExt};
 
 /// The largest id WAMP allows: 2^53, so every id is exact in an IEEE double (JavaScript).
 pub const MAX_ID: u64 = 1 << 53;
@@ -34,10 +34,11 @@ impl std::fmt::Display for Id {
     }
 }
 
-/// A global-scope id (session ids, publication ids): drawn uniformly from `1..=2^53`, as the spec
-/// requires, so that ids cannot be guessed and carry no shard or sequence information.
-pub fn random_global_id() -> Id {
-    Id(rand::rng().random_range(1..=MAX_ID))
+/// A global-scope id (session ids, publication ids): drawn uniformly from `1..=2^53` out of `rng`,
+/// as the spec requires, so that ids carry no shard or sequence information. The caller owns the
+/// generator (a shard seeds its own from the OS; the simulator seeds it to replay a run).
+pub fn random_global_id<R: Rng + ?Sized>(rng: &mut R) -> Id {
+    Id(rng.random_range(1..=MAX_ID))
 }
 
 /// A session-scope counter: starts at 1, increments by 1, wraps from 2^53 back to 1.
@@ -89,17 +90,19 @@ mod tests {
 
     #[test]
     fn global_ids_stay_within_one_to_two_pow_53() {
+        let mut rng = rand::rng();
         for _ in 0..10_000 {
-            let id = random_global_id().get();
+            let id = random_global_id(&mut rng).get();
             assert!((1..=MAX_ID).contains(&id));
         }
     }
 
     #[test]
     fn global_ids_are_not_sequential() {
-        let a = random_global_id();
-        let b = random_global_id();
-        let c = random_global_id();
+        let mut rng = rand::rng();
+        let a = random_global_id(&mut rng);
+        let b = random_global_id(&mut rng);
+        let c = random_global_id(&mut rng);
         assert!(!(a.get() + 1 == b.get() && b.get() + 1 == c.get()));
     }
 

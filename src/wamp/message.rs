@@ -33,8 +33,8 @@
 //! | YIELD        | 70   | Tx     |        | Rx     |
 
 use super::id::Id;
+use super::payload::Payload;
 use super::value::Dict;
-use crate::codec::Payload;
 
 /// Message type codes of the spec.
 pub mod code {

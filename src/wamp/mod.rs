@@ -5,11 +5,14 @@
 pub mod error_uri;
 pub mod id;
 pub mod message;
+pub mod options;
+pub mod payload;
 pub mod uri;
 pub mod value;
 
 pub use error_uri::ErrorUri;
 pub use id::Id;
 pub use message::Message;
+pub use payload::{Payload, Serializer};
 pub use uri::{MatchPolicy, UriCheck};
 pub use value::{Dict, Value};

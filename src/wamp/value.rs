@@ -2,7 +2,7 @@
 //! or transcode.
 //!
 //! Owns: [`Value`] and [`Dict`]. Never: encoding (see `codec`). Payloads on the hot path stay raw
-//! bytes (`codec::Payload::Raw`) and are turned into values only to transcode between serializers.
+//! bytes (`Payload::Raw`) and are turned into values only to transcode between serializers.
 
 use std::collections::HashMap;
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message as WsMessage;
-use wampyard::codec::{self, Payload, Serializer};
+use wampyard::codec::{self, Payload, PayloadCodec, Serializer};
 use wampyard::config::Config;
 use wampyard::shard::{BoundAddr, Server};
 use wampyard::wamp::message as m;

@@ -224,7 +224,7 @@ fn json_uint(out: &mut Vec<u8>, mut v: u64) {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use wampyard::codec::Payload;
+    use wampyard::codec::{Payload, PayloadCodec};
     use wampyard::wamp::Value;
 
     fn decode(ser: Serializer, bytes: &[u8]) -> Message {

@@ -445,6 +445,7 @@ impl<'a> Cursor<'a> for Json<'a> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use wampyard::codec::PayloadCodec;
     use crate::wire::encode;
     use bytes::Bytes;
     use wampyard::codec::{self, Payload};

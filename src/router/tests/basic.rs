@@ -1,221 +1,9 @@
-//! Router behaviour without sockets: N shards in memory, every cross-shard message delivered
-//! through per-(from, to) FIFO queues in a seeded random interleaving, clients speaking through
-//! the real codec. Each test runs for one, two and three shards and for every serializer.
+//! Basic Profile behaviour in the simulator, for one, two and three shards and every serializer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::collections::VecDeque;
-use std::sync::Arc;
-use std::task::{Context, Waker};
-
-use super::*;
-use crate::codec::{Payload, Serializer};
-use crate::realm::{Realm, Realms};
-use crate::session::{ConnInfo, Outbox, Outgoing};
-use crate::wamp::message as m;
-use crate::wamp::{Dict, Id, Message, UriCheck, Value};
-
-/// Cross-shard queues, one per (from, to) pair, as the inboxes guarantee.
-struct PairSink<'a> {
-    from: ShardId,
-    queues: &'a mut Vec<VecDeque<ShardMsg>>,
-    shards: usize,
-}
-
-impl Sink for PairSink<'_> {
-    fn to_shard(&mut self, to: ShardId, msg: ShardMsg) {
-        self.queues[self.from * self.shards + to].push_back(msg);
-    }
-}
-
-struct Sim {
-    routers: Vec<Router>,
-    queues: Vec<VecDeque<ShardMsg>>,
-    shards: usize,
-    /// xorshift state choosing which pair queue delivers next.
-    rng: u64,
-}
-
-#[derive(Clone)]
-struct Client {
-    shard: ShardId,
-    key: ConnKey,
-    outbox: Outbox,
-    ser: Serializer,
-    next_request: u64,
-    session: Id,
-}
-
-impl Sim {
-    fn new(shards: usize, seed: u64) -> Sim {
-        let realms = Arc::new(Realms::new(vec![
-            Realm { name: "realm1".into(), uri_check: UriCheck::Loose },
-            Realm { name: "strict".into(), uri_check: UriCheck::Strict },
-        ]));
-        Sim {
-            routers: (0..shards).map(|i| Router::new(i, shards, realms.clone())).collect(),
-            queues: (0..shards * shards).map(|_| VecDeque::new()).collect(),
-            shards,
-            rng: seed | 1,
-        }
-    }
-
-    fn with_router<R>(&mut self, shard: ShardId, f: impl FnOnce(&mut Router, &mut dyn Sink) -> R) -> R {
-        let mut sink = PairSink { from: shard, queues: &mut self.queues, shards: self.shards };
-        f(&mut self.routers[shard], &mut sink)
-    }
-
-    /// Delivers cross-shard messages, in a random interleaving of the pair queues, until none is left.
-    fn run(&mut self) {
-        loop {
-            let busy: Vec<usize> = (0..self.queues.len()).filter(|i| !self.queues[*i].is_empty()).collect();
-            if busy.is_empty() {
-                return;
-            }
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            let q = busy[(self.rng % busy.len() as u64) as usize];
-            let msg = self.queues[q].pop_front().unwrap();
-            let to = q % self.shards;
-            self.with_router(to, |r, sink| r.on_shard_msg(msg, sink));
-        }
-    }
-
-    fn connect(&mut self, shard: ShardId, ser: Serializer) -> Client {
-        let outbox = Outbox::new(1 << 24);
-        let info = ConnInfo { serializer: ser, transport: "test", peer: "mem".into(), max_outgoing: usize::MAX };
-        let key = self.routers[shard].open(info, outbox.clone());
-        Client { shard, key, outbox, ser, next_request: 0, session: Id::ZERO }
-    }
-
-    /// Connects and joins realm1, asserting WELCOME.
-    fn join(&mut self, shard: ShardId, ser: Serializer) -> Client {
-        let mut c = self.connect(shard, ser);
-        self.send(&c, hello("realm1"));
-        match recv(&c).as_slice() {
-            [Message::Welcome(w)] => c.session = w.session,
-            other => panic!("expected WELCOME, got {other:?}"),
-        }
-        c
-    }
-
-    /// Sends a message as the client would: encoded, then decoded by the router's codec.
-    fn send(&mut self, c: &Client, msg: Message) {
-        let bytes = codec::encode(c.ser, &msg).unwrap();
-        let key = c.key;
-        self.with_router(c.shard, |r, sink| match codec::decode(c.ser, bytes) {
-            Ok(msg) => r.on_message(key, msg, sink),
-            Err(e) => r.on_decode_error(key, &e, sink),
-        });
-        self.run();
-    }
-
-    fn request(c: &mut Client) -> Id {
-        c.next_request += 1;
-        Id::new(c.next_request).unwrap()
-    }
-
-    fn subscribe(&mut self, c: &mut Client, topic: &str, policy: &str) -> Id {
-        let request = Self::request(c);
-        let options = if policy == "exact" { Dict::new() } else { Dict::new().with("match", policy) };
-        self.send(c, Message::Subscribe(m::Subscribe { request, options, topic: topic.into() }));
-        match recv(c).as_slice() {
-            [Message::Subscribed(s)] if s.request == request => s.subscription,
-            other => panic!("expected SUBSCRIBED, got {other:?}"),
-        }
-    }
-
-    fn publish(&mut self, c: &mut Client, topic: &str, args: Vec<Value>, options: Dict) {
-        let request = Self::request(c);
-        let publish = m::Publish { request, options, topic: topic.into(), payload: Payload::args(args) };
-        self.send(c, Message::Publish(publish));
-    }
-
-    fn register(&mut self, c: &mut Client, procedure: &str, policy: &str) -> Result<Id, String> {
-        let request = Self::request(c);
-        let options = if policy == "exact" { Dict::new() } else { Dict::new().with("match", policy) };
-        self.send(c, Message::Register(m::Register { request, options, procedure: procedure.into() }));
-        match recv(c).as_slice() {
-            [Message::Registered(r)] if r.request == request => Ok(r.registration),
-            [Message::Error(e)] if e.request == request => Err(e.error.clone()),
-            other => panic!("expected REGISTERED or ERROR, got {other:?}"),
-        }
-    }
-
-    fn call(&mut self, c: &mut Client, procedure: &str, args: Vec<Value>) -> Id {
-        let request = Self::request(c);
-        let call = m::Call { request, options: Dict::new(), procedure: procedure.into(), payload: Payload::args(args) };
-        self.send(c, Message::Call(call));
-        request
-    }
-
-    fn close(&mut self, c: &Client) {
-        let key = c.key;
-        self.with_router(c.shard, |r, sink| r.on_transport_closed(key, sink));
-        self.run();
-    }
-}
-
-fn hello(realm: &str) -> Message {
-    let roles = Dict::new()
-        .with("publisher", Dict::new())
-        .with("subscriber", Dict::new())
-        .with("caller", Dict::new())
-        .with("callee", Dict::new());
-    Message::Hello(m::Hello { realm: realm.into(), details: Dict::new().with("roles", roles) })
-}
-
-/// Everything queued for the client, decoded.
-fn recv(c: &Client) -> Vec<Message> {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut items = Vec::new();
-    let _ = c.outbox.poll_take(&mut cx, &mut items);
-    items
-        .into_iter()
-        .filter_map(|o| match o {
-            Outgoing::Message(b) => Some(codec::decode(c.ser, b).expect("router output decodes")),
-            Outgoing::Pong(_) => None,
-        })
-        .collect()
-}
-
-/// The one message queued for the client.
-fn one(c: &Client) -> Message {
-    let mut got = recv(c);
-    assert_eq!(got.len(), 1, "expected one message, got {got:?}");
-    got.remove(0)
-}
-
-fn args_of(p: &Payload) -> Vec<Value> {
-    p.to_values().unwrap().0
-}
-
-fn events(c: &Client) -> Vec<m::Event> {
-    recv(c)
-        .into_iter()
-        .map(|msg| match msg {
-            Message::Event(e) => e,
-            other => panic!("expected EVENT, got {other:?}"),
-        })
-        .collect()
-}
-
-/// Runs `f` for 1, 2 and 3 shards, every serializer, several interleavings.
-fn matrix(f: impl Fn(&mut Sim, Serializer)) {
-    for shards in 1..=3 {
-        for ser in Serializer::ALL {
-            for seed in [1, 7, 12345] {
-                let mut sim = Sim::new(shards, seed);
-                f(&mut sim, ser);
-            }
-        }
-    }
-}
-
-fn last(sim: &Sim) -> ShardId {
-    sim.shards - 1
-}
+use super::sim::*;
+use crate::codec::{self, Payload, PayloadCodec, Serializer};
+use crate::wamp::message::{self as m, code};
+use crate::wamp::{Dict, Id, MatchPolicy, Message, Value};
 
 #[test]
 fn hello_gets_welcome_with_broker_and_dealer_roles() {
@@ -247,7 +35,7 @@ fn message_before_hello_is_a_protocol_violation() {
         sim.publish(&mut c, "com.a", vec![], Dict::new());
         let Message::Abort(a) = one(&c) else { panic!("unexpected message") };
         assert_eq!(a.reason, "wamp.error.protocol_violation");
-        assert_eq!(sim.routers[0].stats().protocol_violations, 1);
+        assert_eq!(sim.routers[0].stats().violations.total(), 1);
     });
 }
 
@@ -381,7 +169,8 @@ fn subscriptions_of_a_session_that_leaves_are_gone_on_every_shard() {
         sim.close(&c);
         for r in &sim.routers {
             assert!(r.broker[0].replica.get("com.gone", MatchPolicy::Prefix).is_none());
-            assert!(r.broker[0].home.is_empty() && r.broker[0].local.is_empty());
+            assert!(r.broker[0].local.is_empty());
+            assert_eq!(r.table_sizes().home, 0);
         }
     });
 }
@@ -560,7 +349,7 @@ fn events_keep_publisher_order_across_topics_on_every_interleaving() {
         }
         let key = p.key;
         for msg in queued {
-            sim.with_router(0, |r, s| r.on_message(key, msg, s));
+            sim.message(0, key, msg);
         }
         sim.run();
         let seen: Vec<u64> = events(&sub).iter().map(|e| args_of(&e.payload)[0].as_u64().unwrap()).collect();
@@ -581,7 +370,7 @@ fn subscribed_is_sent_only_after_every_shard_applied_the_subscription() {
         let subscribe = m::Subscribe { request, options: Dict::new(), topic: "com.causal".into() };
         let bytes = codec::encode(sub.ser, &Message::Subscribe(subscribe)).unwrap();
         let key = sub.key;
-        sim.with_router(1, |r, s| r.on_message(key, codec::decode(Serializer::Cbor, bytes).unwrap(), s));
+        sim.message(1, key, codec::decode(Serializer::Cbor, bytes).unwrap());
         // Deliver cross-shard messages one at a time; as soon as SUBSCRIBED is out, every
         // shard's publisher must reach the subscriber.
         let mut got = Vec::new();
@@ -590,7 +379,7 @@ fn subscribed_is_sent_only_after_every_shard_applied_the_subscription() {
             assert!(!busy.is_empty(), "SUBSCRIBED never came");
             let q = busy[(seed as usize) % busy.len()];
             let msg = sim.queues[q].pop_front().unwrap();
-            sim.with_router(q % 3, |r, s| r.on_shard_msg(msg, s));
+            sim.shard_msg(q % 3, msg);
             got = recv(&sub);
         }
         assert!(matches!(got.as_slice(), [Message::Subscribed(_)]));
@@ -611,7 +400,7 @@ fn registered_precedes_every_invocation() {
         let register = m::Register { request, options: Dict::new(), procedure: "com.race".into() };
         let bytes = codec::encode(callee.ser, &Message::Register(register)).unwrap();
         let key = callee.key;
-        sim.with_router(2, |r, s| r.on_message(key, codec::decode(Serializer::MsgPack, bytes).unwrap(), s));
+        sim.message(2, key, codec::decode(Serializer::MsgPack, bytes).unwrap());
         // The caller calls as soon as its own shard knows the registration.
         let mut called = false;
         loop {
@@ -621,7 +410,7 @@ fn registered_precedes_every_invocation() {
             }
             let q = busy[(seed as usize * 7) % busy.len()];
             let msg = sim.queues[q].pop_front().unwrap();
-            sim.with_router(q % 3, |r, s| r.on_shard_msg(msg, s));
+            sim.shard_msg(q % 3, msg);
             if !called && sim.routers[0].dealer[0].replica.get("com.race", MatchPolicy::Exact).is_some() {
                 called = true;
                 let req = Sim::request(&mut caller);
@@ -632,7 +421,7 @@ fn registered_precedes_every_invocation() {
                     payload: Payload::Empty,
                 };
                 let ck = caller.key;
-                sim.with_router(0, |r, s| r.on_message(ck, Message::Call(call), s));
+                sim.message(0, ck, Message::Call(call));
             }
         }
         let got = recv(&callee);

@@ -1,0 +1,232 @@
+//! The callee's half of a call: INVOCATION out, YIELD (progressive or final) and ERROR in,
+//! INTERRUPT out, and what the callee owes when it leaves.
+//!
+//! Owns: the callee-side [`InCall`] records of this shard's sessions and the shard's
+//! (caller, CALL request) -> INVOCATION index. Never: caller-side state (`call.rs`, on the
+//! caller's shard): every answer travels back as a [`CallDone`], and the caller's shard decides
+//! whether anyone still waits for it.
+//!
+//! A record stays until the callee answers finally or leaves, even when the caller no longer
+//! waits (it is then *abandoned* and the answer is dropped here): a callee may legitimately
+//! answer after an INTERRUPT, and a YIELD for an invocation it was sent is never a violation.
+
+use std::sync::Arc;
+
+use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
+use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
+use crate::codec;
+use crate::session::{InCall, Joined, MessageClass, ShardId};
+use crate::wamp::message as msg;
+use crate::wamp::options::{Features, YieldOptions};
+use crate::wamp::{Dict, ErrorUri, Message};
+
+impl Router {
+    /// The callee's shard: turn a routed CALL into an INVOCATION (or a progressive continuation
+    /// into one more INVOCATION of the same request).
+    pub(in super::super) fn on_invoke(&mut self, inv: Invoke, sink: &mut dyn Sink) {
+        if inv.continuation {
+            return self.continue_invocation(inv);
+        }
+        let key = self.by_id.get(&inv.callee).copied();
+        let registered = key
+            .and_then(|k| self.sessions.get(k.0))
+            .and_then(|s| s.joined())
+            .is_some_and(|j| j.registrations.contains_key(&inv.registration));
+        let (Some(key), true) = (key, registered) else {
+            return self.hold_or_refuse(inv, sink);
+        };
+        let limit = self.limits.max_invocations_per_session;
+        let Some(s) = self.sessions.get_mut(key.0) else { return };
+        let (ser, max_outgoing) = (s.conn.serializer, s.conn.max_outgoing);
+        let Some(j) = s.joined_mut() else { return };
+        if j.invocations.len() >= limit {
+            self.stats.call_limit_hits += 1;
+            let why = format!("limits.max_invocations_per_session ({limit}) reached at the callee");
+            return self.answer_for_callee(&inv, ErrorUri::LimitReached, &why, sink);
+        }
+        let request = j.invocation_ids.next_id();
+        let receive_progress = inv.details.get_bool("receive_progress") == Some(true);
+        let indexed = j.roles.features.contains(Features::CALLEE_CANCELING);
+        let invocation = Message::Invocation(msg::Invocation {
+            request,
+            registration: inv.registration,
+            details: inv.details,
+            payload: inv.payload,
+        });
+        match codec::encode(ser, &invocation) {
+            Ok(bytes) if bytes.len() <= max_outgoing => {
+                let record = InCall {
+                    caller_shard: inv.caller_shard,
+                    caller: inv.caller,
+                    call_request: inv.call_request,
+                    receive_progress,
+                    abandoned: false,
+                    indexed,
+                };
+                j.invocations.insert(request, record);
+                if let Some(s) = self.sessions.get(key.0) {
+                    s.outbox.push(bytes, MessageClass::Control);
+                }
+                if indexed {
+                    self.call_index.insert((inv.caller, inv.call_request), (key, request));
+                }
+            }
+            other => {
+                self.stats.encode_failures += 1;
+                let (error, why) = match other {
+                    Ok(_) => (ErrorUri::PayloadSizeExceeded, "the call is larger than the callee accepts"),
+                    Err(_) => (ErrorUri::InvalidArgument, "the call's payload cannot be sent to the callee"),
+                };
+                let done = CallDone {
+                    caller: inv.caller,
+                    call_request: inv.call_request,
+                    callee: inv.callee,
+                    outcome: CallOutcome::router_error(error, why),
+                };
+                self.send_call_done(inv.caller_shard, done, sink);
+            }
+        }
+    }
+
+    /// A call for a callee that is not (yet) registered here: held until its REGISTERED went out,
+    /// or answered `no_such_procedure` (the callee left or unregistered meanwhile).
+    fn hold_or_refuse(&mut self, inv: Invoke, sink: &mut dyn Sink) {
+        let waiting = self.agree.pending_iter_mut().find_map(|p| match &mut p.waiting {
+            super::super::agree::Waiting::Reg(r) if r.session == inv.callee && p.id == Some(inv.registration) => {
+                Some(r)
+            }
+            _ => None,
+        });
+        match waiting {
+            Some(r) => r.queued.push(inv),
+            None => self.answer_for_callee(&inv, ErrorUri::NoSuchProcedure, "the callee is gone", sink),
+        }
+    }
+
+    /// Answers a call with a router error, on the callee's behalf.
+    fn answer_for_callee(&mut self, inv: &Invoke, error: ErrorUri, why: &str, sink: &mut dyn Sink) {
+        let done = CallDone {
+            caller: inv.caller,
+            call_request: inv.call_request,
+            callee: inv.callee,
+            outcome: CallOutcome::router_error(error, why),
+        };
+        self.send_call_done(inv.caller_shard, done, sink);
+    }
+
+    /// One more piece of a progressive call invocation, to the invocation it continues.
+    fn continue_invocation(&mut self, inv: Invoke) {
+        let Some(&(key, request)) = self.call_index.get(&(inv.caller, inv.call_request)) else { return };
+        let invocation = Message::Invocation(msg::Invocation {
+            request,
+            registration: inv.registration,
+            details: inv.details,
+            payload: inv.payload,
+        });
+        self.send(key, &invocation, MessageClass::Control);
+    }
+
+    pub(in super::super) fn on_yield(
+        &mut self,
+        key: ConnKey,
+        m: msg::Yield,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Violation> {
+        let options = YieldOptions::decode(&m.options).map_err(Violation::YieldOptions)?;
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return Ok(()) };
+        if options.ppt.is_some() && !j.roles.features.contains(Features::CALLEE_PPT) {
+            return Err(Violation::PassthruNotAnnounced);
+        }
+        let callee = j.id;
+        let Some(record) = j.invocations.get(&m.request).copied() else {
+            return Err(Violation::UnknownInvocation);
+        };
+        if !options.progress {
+            j.invocations.remove(&m.request);
+            self.unindex(&record);
+        }
+        if record.abandoned || (options.progress && !record.receive_progress) {
+            self.stats.late_answers_dropped += 1;
+            return Ok(());
+        }
+        let mut details = Dict::new();
+        if options.progress {
+            details.insert("progress", true);
+        }
+        if let Some(ppt) = &options.ppt {
+            ppt.write_to(&mut details);
+        }
+        let outcome = CallOutcome::Result { details, payload: m.payload, progress: options.progress };
+        let done = CallDone { caller: record.caller, call_request: record.call_request, callee, outcome };
+        self.send_call_done(record.caller_shard, done, sink);
+        Ok(())
+    }
+
+    pub(in super::super) fn on_invocation_error(
+        &mut self,
+        key: ConnKey,
+        m: msg::Error,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Violation> {
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return Ok(()) };
+        let callee = j.id;
+        let Some(record) = j.invocations.remove(&m.request) else {
+            tracing::debug!(request = %m.request, "ERROR for an unknown invocation ignored");
+            return Ok(());
+        };
+        self.unindex(&record);
+        if record.abandoned {
+            self.stats.late_answers_dropped += 1;
+            return Ok(());
+        }
+        let outcome = CallOutcome::Error { details: m.details, error: Arc::from(m.error), payload: m.payload };
+        let done = CallDone { caller: record.caller, call_request: record.call_request, callee, outcome };
+        self.send_call_done(record.caller_shard, done, sink);
+        Ok(())
+    }
+
+    /// The callee's shard: the caller canceled (or timed out, or left): INTERRUPT the callee.
+    pub(in super::super) fn on_interrupt(&mut self, i: Interrupt) {
+        let Some(&(key, request)) = self.call_index.get(&(i.caller, i.call_request)) else { return };
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
+        let Some(record) = j.invocations.get_mut(&request) else { return };
+        if record.abandoned {
+            return;
+        }
+        record.abandoned = i.abandon;
+        let options = Dict::new().with("mode", i.mode.as_str());
+        self.send(key, &Message::Interrupt(msg::Interrupt { request, options }), MessageClass::Control);
+    }
+
+    /// The callee leaves: every caller still waiting on it gets `canceled`.
+    pub(in super::super) fn fail_invocations(&mut self, j: &mut Joined, sink: &mut dyn Sink) {
+        for (_, record) in j.invocations.drain() {
+            self.unindex(&record);
+            if record.abandoned {
+                continue;
+            }
+            let done = CallDone {
+                caller: record.caller,
+                call_request: record.call_request,
+                callee: j.id,
+                outcome: CallOutcome::router_error(ErrorUri::Canceled, "the callee left"),
+            };
+            self.send_call_done(record.caller_shard, done, sink);
+        }
+    }
+
+    fn unindex(&mut self, record: &InCall) {
+        if record.indexed {
+            self.call_index.remove(&(record.caller, record.call_request));
+        }
+    }
+
+    /// Sends a call's answer to the caller's shard (or handles it here).
+    pub(in super::super) fn send_call_done(&mut self, caller_shard: ShardId, done: CallDone, sink: &mut dyn Sink) {
+        if caller_shard == self.shard {
+            self.on_call_done(done, sink);
+        } else {
+            sink.to_shard(caller_shard, ShardMsg::CallDone(done));
+        }
+    }
+}

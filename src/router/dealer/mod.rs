@@ -1,0 +1,217 @@
+//! Routed RPC on one shard: registrations (REGISTER / UNREGISTER and the dealer's side of the
+//! realm-wide agreement), the choice of a callee, and the two halves of a call: the caller's
+//! shard (`call.rs`) and the callee's shard (`invocation.rs`).
+//!
+//! Owns: per realm, this shard's replica of every registration (matched for each CALL) and its
+//! round-robin cursors. Never: I/O; the home-shard state lives in the generic agreement
+//! (`agree.rs`), which calls `apply_registration`, `on_registered` and
+//! `on_register_refused` here.
+//!
+//! A CALL is matched on the caller's shard, which records it ([`OutCall`]) and sends an
+//! [`Invoke`] to the callee's shard; that shard numbers the INVOCATION (sequential per callee)
+//! and records it ([`InCall`]); YIELD and ERROR travel back as a `CallDone`. Shared
+//! registrations: the caller's shard chooses the callee from its replica; round robin keeps one
+//! cursor per registration per shard (see ARCHITECTURE.md for what that means across shards).
+//!
+//! [`OutCall`]: crate::session::OutCall
+//! [`InCall`]: crate::session::InCall
+
+mod call;
+mod invocation;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rand::RngExt;
+
+use super::agree::Waiting;
+use super::shard_msg::{CallDone, CallOutcome, Invoke, Op};
+use super::trie::UriTrie;
+use super::{ConnKey, Router, Sink};
+use crate::realm::RealmIdx;
+use crate::session::{CalleeRef, MessageClass};
+use crate::wamp::message::{self as msg, code};
+use crate::wamp::options::{InvokePolicy, RegisterOptions};
+use crate::wamp::uri::{is_reserved, is_valid_pattern};
+use crate::wamp::{ErrorUri, Id, MatchPolicy, Message};
+
+/// One registration as every shard's replica knows it.
+#[derive(Clone, Debug)]
+pub(super) struct ReplicaReg {
+    id: Id,
+    /// How a callee is chosen among `callees`.
+    invoke: InvokePolicy,
+    /// Callees in registration order; with the `single` policy there is exactly one.
+    callees: Arc<[CalleeRef]>,
+}
+
+/// Where round robin stands for one registration on this shard: the callee chosen last and its
+/// position then, so that the next call goes to the one after it even if callees came or went.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    last: Id,
+    index: usize,
+}
+
+/// A REGISTER waiting for every shard to apply it.
+#[derive(Debug)]
+pub(super) struct PendingReg {
+    key: ConnKey,
+    session: Id,
+    request: Id,
+    realm: RealmIdx,
+    procedure: Arc<str>,
+    policy: MatchPolicy,
+    /// Calls that reached the callee before its REGISTERED went out; delivered right after it.
+    queued: Vec<Invoke>,
+}
+
+/// The dealer state of one realm on one shard.
+#[derive(Debug, Default)]
+pub(super) struct DealerRealm {
+    /// (procedure, policy) -> registration: the replica matched for every CALL.
+    pub(super) replica: UriTrie<ReplicaReg>,
+    /// registration id -> round-robin cursor, for shared registrations called from this shard.
+    /// Bounded by the registrations in the replica: an entry goes with its registration.
+    cursors: HashMap<Id, Cursor>,
+}
+
+impl Router {
+    pub(super) fn on_register(&mut self, key: ConnKey, m: msg::Register, sink: &mut dyn Sink) {
+        let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return };
+        let (realm, session, features) = (j.realm, j.id, j.roles.features);
+        let options = match RegisterOptions::decode(&m.options) {
+            Ok(o) => o,
+            Err(e) => {
+                let e = e.to_string();
+                return self.send_error(key, code::REGISTER, m.request, ErrorUri::InvalidArgument, &e);
+            }
+        };
+        let policy = options.policy;
+        if !is_valid_pattern(&m.procedure, policy, self.uri_check(realm)) || is_reserved(&m.procedure) {
+            let e = ErrorUri::InvalidUri;
+            return self.send_error(key, code::REGISTER, m.request, e, "invalid procedure URI");
+        }
+        let procedure: Arc<str> = Arc::from(m.procedure);
+        let callee = CalleeRef {
+            shard: self.shard,
+            session,
+            features,
+            disclose_caller: options.disclose_caller,
+            forward_timeout: options.forward_timeout,
+        };
+        let pending = PendingReg {
+            key,
+            session,
+            request: m.request,
+            realm,
+            procedure: procedure.clone(),
+            policy,
+            queued: Vec::new(),
+        };
+        let op = Op::Register(callee, options.invoke);
+        self.request_change(realm, procedure, policy, op, Some(Waiting::Reg(pending)), sink);
+    }
+
+    pub(super) fn on_unregister(&mut self, key: ConnKey, m: msg::Unregister, sink: &mut dyn Sink) {
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
+        let (realm, session) = (j.realm, j.id);
+        let Some((procedure, policy)) = j.registrations.remove(&m.registration) else {
+            let e = ErrorUri::NoSuchRegistration;
+            return self.send_error(key, code::UNREGISTER, m.request, e, "not registered");
+        };
+        let op = Op::Unregister { registration: m.registration, session };
+        self.request_change(realm, procedure, policy, op, None, sink);
+        let reply = Message::Unregistered(msg::Unregistered { request: m.request, details: None });
+        self.send(key, &reply, MessageClass::Control);
+    }
+
+    /// Every shard: the home shard changed a registration's callees.
+    pub(super) fn apply_registration(
+        &mut self,
+        realm: RealmIdx,
+        id: Id,
+        procedure: &str,
+        policy: MatchPolicy,
+        invoke: InvokePolicy,
+        callees: Arc<[CalleeRef]>,
+    ) {
+        let Some(d) = self.dealer.get_mut(realm) else { return };
+        if callees.is_empty() {
+            d.replica.remove(procedure, policy);
+            d.cursors.remove(&id);
+        } else {
+            d.replica.insert(procedure, policy, ReplicaReg { id, invoke, callees });
+        }
+    }
+
+    /// The callee's shard: every shard applied a registration; REGISTERED, then the calls that
+    /// arrived meanwhile.
+    pub(super) fn on_registered(&mut self, id: Id, p: PendingReg, sink: &mut dyn Sink) {
+        let alive = self.sessions.get_mut(p.key.0).and_then(|s| s.joined_mut()).filter(|j| j.id == p.session);
+        match alive {
+            Some(j) => {
+                j.registrations.insert(id, (p.procedure, p.policy));
+                let reply = Message::Registered(msg::Registered { request: p.request, registration: id });
+                self.send(p.key, &reply, MessageClass::Control);
+                for inv in p.queued {
+                    self.on_invoke(inv, sink);
+                }
+            }
+            None => {
+                let op = Op::Unregister { registration: id, session: p.session };
+                self.request_change(p.realm, p.procedure, p.policy, op, None, sink);
+                for inv in p.queued {
+                    let outcome = CallOutcome::router_error(ErrorUri::Canceled, "the callee left");
+                    let done =
+                        CallDone { caller: inv.caller, call_request: inv.call_request, callee: inv.callee, outcome };
+                    self.send_call_done(inv.caller_shard, done, sink);
+                }
+            }
+        }
+    }
+
+    /// The callee's shard: the home shard refused a registration.
+    pub(super) fn on_register_refused(&mut self, p: PendingReg, error: ErrorUri, _sink: &mut dyn Sink) {
+        let alive = self.sessions.get(p.key.0).and_then(|s| s.id()) == Some(p.session);
+        if alive {
+            let message = "procedure already registered (with another invocation policy, or by this session)";
+            self.send_error(p.key, code::REGISTER, p.request, error, message);
+        }
+    }
+
+    /// The callee for a call to `reg` in `realm`, by the registration's policy, skipping the
+    /// callees in `tried`.
+    fn choose_callee(&mut self, realm: RealmIdx, reg: &ReplicaReg, tried: &[Id]) -> Option<CalleeRef> {
+        let untried = |c: &&CalleeRef| !tried.contains(&c.session);
+        match reg.invoke {
+            InvokePolicy::Single | InvokePolicy::First => reg.callees.iter().find(untried).copied(),
+            InvokePolicy::Last => reg.callees.iter().rev().find(untried).copied(),
+            InvokePolicy::Random => {
+                let candidates: Vec<&CalleeRef> = reg.callees.iter().filter(untried).collect();
+                if candidates.is_empty() {
+                    return None;
+                }
+                let at = self.rng.random_range(0..candidates.len());
+                candidates.get(at).copied().copied()
+            }
+            InvokePolicy::RoundRobin => {
+                let d = self.dealer.get_mut(realm)?;
+                let n = reg.callees.len();
+                let start = match d.cursors.get(&reg.id) {
+                    Some(c) => match reg.callees.iter().position(|x| x.session == c.last) {
+                        Some(p) => p + 1,
+                        None => c.index,
+                    },
+                    None => 0,
+                };
+                let (index, callee) = (0..n)
+                    .map(|k| (start + k) % n)
+                    .filter_map(|i| reg.callees.get(i).map(|c| (i, c)))
+                    .find(|(_, c)| untried(c))?;
+                d.cursors.insert(reg.id, Cursor { last: callee.session, index });
+                Some(*callee)
+            }
+        }
+    }
+}
