@@ -118,6 +118,21 @@ fn realms_are_read_with_their_uri_check() {
 }
 
 #[test]
+fn realms_may_ask_for_sequential_request_ids() {
+    let config = parse("[[realm]]\nname = \"a\"\nsequential_request_ids = true\n[[realm]]\nname = \"b\"\n").unwrap();
+    assert!(config.realms[0].sequential_request_ids);
+    assert!(!config.realms[1].sequential_request_ids);
+}
+
+#[test]
+fn call_limits_are_read_and_must_be_positive() {
+    let config = parse("[limits]\nmax_calls_per_session = 7\nmax_invocations_per_session = 9\n").unwrap();
+    assert_eq!((config.limits.max_calls_per_session, config.limits.max_invocations_per_session), (7, 9));
+    assert_eq!(invalid_key("[limits]\nmax_calls_per_session = 0\n"), "limits.max_calls_per_session");
+    assert_eq!(invalid_key("[limits]\nmax_invocations_per_session = 0\n"), "limits.max_invocations_per_session");
+}
+
+#[test]
 fn shards_default_to_online_cpus_then_to_the_cpu_list() {
     assert_eq!(Config::default().resolve_shards(3), (3, Some(vec![0, 1, 2])));
     assert_eq!(Config::default().resolve_shards(0), (1, Some(vec![0])));

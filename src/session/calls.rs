@@ -81,6 +81,8 @@ pub struct InCall {
     /// The caller no longer waits (killnowait, timeout, caller gone): the callee's answer is
     /// dropped here, and the record goes when it comes (or when the callee leaves).
     pub abandoned: bool,
+    /// An INTERRUPT went to the callee already; a later cancel or timeout sends no second one.
+    pub interrupted: bool,
     /// The call is in the shard's (caller, request) -> invocation index (callees that can be
     /// interrupted or streamed to).
     pub indexed: bool,

@@ -351,27 +351,27 @@ impl Router {
     /// registration, by the registration's policy. False if there is none left.
     fn reroute(&mut self, key: ConnKey, request: Id, realm: RealmIdx, busy: Id, sink: &mut dyn Sink) -> bool {
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return false };
-        let Some(reroute) = j.calls.get_mut(&request).and_then(|c| c.reroute.as_mut()) else { return false };
-        reroute.tried.push(busy);
-        let (procedure, tried) = (reroute.procedure.clone(), reroute.tried.clone());
-        let found = self.dealer.get(realm).and_then(|d| d.replica.best_match(&procedure)).map(|(r, p)| (r.clone(), p));
-        let Some((reg, policy)) = found.filter(|(r, _)| j.calls.get(&request).is_some_and(|c| c.registration == r.id))
-        else {
+        let Some(call) = j.calls.get_mut(&request) else { return false };
+        let registration = call.registration;
+        let Some(r) = call.reroute.as_mut() else { return false };
+        r.tried.push(busy);
+        let (procedure, tried) = (r.procedure.clone(), r.tried.clone());
+        let found = self.dealer.get(realm).and_then(|d| d.replica.best_match(&procedure));
+        let Some((reg, policy)) = found.filter(|(reg, _)| reg.id == registration).map(|(r, p)| (r.clone(), p)) else {
             return false;
         };
         let Some(callee) = self.choose_callee(realm, &reg, &tried) else { return false };
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return false };
-        let (caller, caller_j) = (j.id, &*j);
-        let Some(call) = caller_j.calls.get(&request) else { return false };
-        let Some(r) = call.reroute.as_ref() else { return false };
-        let details = invocation_details(&r.options, &callee, caller_j, &procedure, policy);
+        let Some(r) = j.calls.get(&request).and_then(|c| c.reroute.as_ref()) else { return false };
+        let details = invocation_details(&r.options, &callee, j, &procedure, policy);
         let payload = r.payload.clone();
+        let caller = j.id;
         if let Some(call) = j.calls.get_mut(&request) {
             call.callee = callee;
         }
         let inv = Invoke {
             realm,
-            registration: reg.id,
+            registration,
             callee: callee.session,
             caller_shard: self.shard,
             caller,

@@ -61,6 +61,7 @@ impl Router {
                     call_request: inv.call_request,
                     receive_progress,
                     abandoned: false,
+                    interrupted: false,
                     indexed,
                 };
                 j.invocations.insert(request, record);
@@ -190,10 +191,10 @@ impl Router {
         let Some(&(key, request)) = self.call_index.get(&(i.caller, i.call_request)) else { return };
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
         let Some(record) = j.invocations.get_mut(&request) else { return };
-        if record.abandoned {
+        record.abandoned |= i.abandon;
+        if std::mem::replace(&mut record.interrupted, true) {
             return;
         }
-        record.abandoned = i.abandon;
         let options = Dict::new().with("mode", i.mode.as_str());
         self.send(key, &Message::Interrupt(msg::Interrupt { request, options }), MessageClass::Control);
     }

@@ -216,6 +216,8 @@ fn cancel_kill_interrupts_the_callee_and_the_caller_gets_its_answer() {
         assert_eq!((int.request, int.options.get_str("mode")), (inv.request, Some("kill")));
         sim.send(&c, cancel(req, "kill"));
         assert!(recv(&e).is_empty(), "a second CANCEL changes nothing");
+        sim.send(&c, cancel(req, "killnowait"));
+        assert!(recv(&c).is_empty() && recv(&e).is_empty(), "nor does one in another mode");
         sim.send(&e, invocation_error(inv.request, "wamp.error.canceled"));
         let err = error(&c);
         assert_eq!((err.request, err.error.as_str()), (req, "wamp.error.canceled"));
@@ -307,6 +309,24 @@ fn a_call_past_its_timeout_gets_timeout_and_the_callee_is_interrupted() {
         assert_eq!(interrupt(&e).options.get_str("mode"), Some("killnowait"));
         sim.send(&e, yield_msg(inv.request, vec![], Dict::new()));
         assert!(recv(&c).is_empty() && recv(&e).is_empty());
+    });
+}
+
+#[test]
+fn a_timeout_after_a_kill_cancel_answers_the_caller_without_a_second_interrupt() {
+    matrix(|sim, ser| {
+        let mut e = callee(sim, last(sim), ser);
+        let mut c = caller(sim, 0, ser);
+        sim.register(&mut e, "com.stuck", "exact").unwrap();
+        let req = sim.call_with(&mut c, "com.stuck", vec![], Dict::new().with("timeout", 100u64));
+        let inv = invocation(&e);
+        sim.send(&c, cancel(req, "kill"));
+        assert_eq!(interrupt(&e).options.get_str("mode"), Some("kill"));
+        sim.advance(Duration::from_millis(100));
+        assert_eq!(error(&c).error, "wamp.error.timeout");
+        assert!(recv(&e).is_empty(), "one INTERRUPT per invocation");
+        sim.send(&e, invocation_error(inv.request, "wamp.error.canceled"));
+        assert!(recv(&c).is_empty(), "the caller had its one answer");
     });
 }
 
