@@ -29,7 +29,7 @@ use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message};
 #[derive(Clone, Debug)]
 pub(super) struct ReplicaSub {
     /// The subscription id (router scope, assigned by the home shard).
-    id: Id,
+    pub(super) id: Id,
     /// Its match policy; pattern subscriptions get `topic` in EVENT.Details.
     policy: MatchPolicy,
     /// Per shard, a bit per serializer index: who must receive its events.

@@ -10,6 +10,7 @@
 
 mod agree;
 mod broker;
+mod builtin;
 mod dealer;
 mod handshake;
 pub mod shard_msg;
@@ -28,7 +29,7 @@ use slab::Slab;
 use crate::codec::{self, DecodeError};
 use crate::config::Limits;
 use crate::realm::{RealmIdx, Realms};
-use crate::session::{ConnInfo, MessageClass, Outbox, Session, ShardId, State};
+use crate::session::{ConnInfo, IdMap, MessageClass, Outbox, Session, ShardId, State};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
 pub use shard_msg::{CallOutcome, ShardMsg, Token};
@@ -112,7 +113,7 @@ pub struct Router {
     /// grows by doubling, and spare slots of a pointer cost far less than spare sessions.
     sessions: Slab<Box<Session>>,
     /// session id -> connection key, for messages from other shards naming a session.
-    by_id: HashMap<Id, ConnKey>,
+    by_id: IdMap<ConnKey>,
     /// Per realm: broker state (replica, local subscribers).
     broker: Vec<broker::BrokerRealm>,
     /// Per realm: dealer state (replica, round-robin cursors).
@@ -121,7 +122,7 @@ pub struct Router {
     agree: agree::Agreement,
     /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
     /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
-    call_index: HashMap<(Id, Id), (ConnKey, Id)>,
+    call_index: HashMap<(Id, Id), (ConnKey, Id), foldhash::fast::RandomState>,
     /// Every deadline of this shard.
     timers: timers::Timers,
     /// Random global ids (sessions, publications) and random callee choice.
@@ -162,9 +163,9 @@ impl Router {
             realms,
             limits,
             sessions: Slab::new(),
-            by_id: HashMap::new(),
+            by_id: IdMap::default(),
             agree: agree::Agreement::new(shard, shards),
-            call_index: HashMap::new(),
+            call_index: HashMap::default(),
             timers: timers::Timers::default(),
             rng,
             now,

@@ -32,6 +32,11 @@ pub const AGENT: &str = concat!("wampyard-", env!("CARGO_PKG_VERSION"));
 /// A shard's index, `0..shards`: which shard owns a session.
 pub type ShardId = usize;
 
+/// Maps keyed by WAMP ids, touched for every call (calls made, invocations owed, session lookup):
+/// foldhash is several times faster than SipHash on one integer, and is seeded per process, so
+/// a peer choosing its request ids cannot aim at collisions (the maps are bounded anyway).
+pub type IdMap<V> = HashMap<Id, V, foldhash::fast::RandomState>;
+
 /// Where a session's lifecycle stands, with the data that state has.
 #[derive(Debug)]
 pub enum State {
@@ -79,11 +84,11 @@ pub struct Joined {
     pub registrations: HashMap<Id, (Arc<str>, MatchPolicy)>,
     /// CALL request id -> the call in flight, as caller. Bounded by
     /// `limits.max_calls_per_session`.
-    pub calls: HashMap<Id, OutCall>,
+    pub calls: IdMap<OutCall>,
     /// INVOCATION request id -> the call it belongs to, as callee; answered by YIELD or ERROR, or
     /// failed with `canceled` when the session leaves. Bounded by
     /// `limits.max_invocations_per_session`.
-    pub invocations: HashMap<Id, InCall>,
+    pub invocations: IdMap<InCall>,
     /// INVOCATION request ids sent to this session: sequential per session, as the spec requires.
     pub invocation_ids: SessionScopeIds,
     /// The last request id the client used (SUBSCRIBE, PUBLISH, CALL, ...): checked to count up
@@ -102,8 +107,8 @@ impl Joined {
             roles,
             subscriptions: HashSet::new(),
             registrations: HashMap::new(),
-            calls: HashMap::new(),
-            invocations: HashMap::new(),
+            calls: IdMap::default(),
+            invocations: IdMap::default(),
             invocation_ids: SessionScopeIds::default(),
             last_request: 0,
         }

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::builtin::Builtin;
 use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
 use super::super::timers::Timer;
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
@@ -127,10 +128,12 @@ impl Router {
             self.send_error(key, code::CALL, m.request, ErrorUri::InvalidUri, "invalid procedure URI");
             return Ok(());
         }
-        let found = (!is_reserved(&m.procedure))
-            .then(|| self.dealer.get(realm).and_then(|d| d.replica.best_match(&m.procedure)))
-            .flatten()
-            .map(|(r, p)| (r.clone(), p));
+        if is_reserved(&m.procedure) {
+            self.answer_builtin(key, m.request, realm, &m.procedure, &m.payload);
+            return Ok(());
+        }
+        let found =
+            self.dealer.get(realm).and_then(|d| d.replica.best_match(&m.procedure)).map(|(r, p)| (r.clone(), p));
         let Some((reg, policy)) = found else {
             let e = ErrorUri::NoSuchProcedure;
             self.send_error(key, code::CALL, m.request, e, "no callee registered the procedure");
@@ -155,6 +158,21 @@ impl Router {
         let procedure: Arc<str> = Arc::from(m.procedure);
         self.start_call(key, m.request, &reg, policy, callee, options, procedure, m.payload, sink);
         Ok(())
+    }
+
+    /// A call to a reserved procedure: the router answers it, or `no_such_procedure`.
+    fn answer_builtin(&mut self, key: ConnKey, request: Id, realm: RealmIdx, procedure: &str, payload: &Payload) {
+        let answer = match Builtin::from_uri(procedure) {
+            Some(b) => self.call_builtin(b, realm, payload),
+            None => Err((ErrorUri::NoSuchProcedure, "no such procedure".to_owned())),
+        };
+        match answer {
+            Ok(payload) => {
+                let result = Message::Result(msg::CallResult { request, details: Dict::new(), payload });
+                self.send(key, &result, MessageClass::Control);
+            }
+            Err((error, why)) => self.send_error(key, code::CALL, request, error, &why),
+        }
     }
 
     /// Records a new call on the caller's shard, arms its timer and sends it to `callee`.

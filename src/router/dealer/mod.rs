@@ -38,7 +38,8 @@ use crate::wamp::{ErrorUri, Id, MatchPolicy, Message};
 /// One registration as every shard's replica knows it.
 #[derive(Clone, Debug)]
 pub(super) struct ReplicaReg {
-    id: Id,
+    /// The registration id (router scope, assigned by the home shard).
+    pub(super) id: Id,
     /// How a callee is chosen among `callees`.
     invoke: InvokePolicy,
     /// Callees in registration order; with the `single` policy there is exactly one.
