@@ -89,9 +89,15 @@ fn publisher_is_excluded_by_default_and_included_with_exclude_me_false() {
 fn acknowledged_publish_gets_published_with_a_global_id() {
     matrix(|sim, ser| {
         let mut c = sim.join(0, ser);
-        sim.publish(&mut c, "com.ack", vec![], Dict::new().with("acknowledge", true));
-        let Message::Published(p) = one(&c) else { panic!("unexpected message") };
-        assert!(p.publication.get() >= 1);
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            sim.publish(&mut c, "com.ack", vec![], Dict::new().with("acknowledge", true));
+            let Message::Published(p) = one(&c) else { panic!("unexpected message") };
+            assert_eq!(p.request.get(), c.next_request, "PUBLISHED answers its PUBLISH");
+            assert!((1..=1u64 << 53).contains(&p.publication.get()));
+            ids.push(p.publication.get());
+        }
+        assert!(!(ids[0] + 1 == ids[1] && ids[1] + 1 == ids[2]), "global ids are random, not sequential: {ids:?}");
     });
 }
 
