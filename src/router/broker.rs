@@ -106,7 +106,7 @@ impl Router {
             return self.send_error(key, code::SUBSCRIBE, m.request, e, "invalid topic URI");
         }
         let topic: Arc<str> = Arc::from(m.topic);
-        let b = &mut self.broker[realm];
+        let Some(b) = self.broker.get_mut(realm) else { return };
         if let Some(id) = b.replica.get(&topic, policy).map(|r| r.id) {
             let already = j.subscriptions.contains(&id);
             let local = b.local.get_mut(&id).filter(|l| !l.members[ser.index()].is_empty());
@@ -123,7 +123,7 @@ impl Router {
         }
         let waiter = Waiter { key, session, request: m.request };
         let join_key = (topic.clone(), policy, ser);
-        if let Some(token) = self.broker[realm].joining.get(&join_key).copied() {
+        if let Some(token) = b.joining.get(&join_key).copied() {
             if let Some(Waiting::Sub(p)) = self.agree.pending_mut(token).map(|p| &mut p.waiting) {
                 p.waiters.push(waiter);
             }
@@ -131,8 +131,8 @@ impl Router {
         }
         let pending = PendingSub { realm, topic: topic.clone(), policy, serializer: ser, waiters: vec![waiter] };
         let token = self.request_change(realm, topic, policy, Op::Subscribe(ser), Some(Waiting::Sub(pending)), sink);
-        if let Some(token) = token {
-            self.broker[realm].joining.insert(join_key, token);
+        if let (Some(token), Some(b)) = (token, self.broker.get_mut(realm)) {
+            b.joining.insert(join_key, token);
         }
     }
 
@@ -159,7 +159,7 @@ impl Router {
         key: ConnKey,
         sink: &mut dyn Sink,
     ) {
-        let b = &mut self.broker[realm];
+        let Some(b) = self.broker.get_mut(realm) else { return };
         let Some(local) = b.local.get_mut(&sub) else { return };
         let members = &mut local.members[ser.index()];
         members.retain(|m| m.key != key);
