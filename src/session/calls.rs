@@ -47,8 +47,6 @@ pub struct OutCall {
     pub timer: Option<(Duration, Instant)>,
     /// A CANCEL in `kill` mode was sent on; the callee's answer ends the call.
     pub kill_requested: bool,
-    /// The payload passthru keys of the CALL, if any.
-    pub ppt: bool,
     /// What a reroute needs, for calls to shared registrations (`None` otherwise).
     pub reroute: Option<Box<Reroute>>,
 }

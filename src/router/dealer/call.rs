@@ -66,6 +66,17 @@ fn can_cancel(c: &CalleeRef) -> bool {
     c.features.contains(Features::CALLEE_CANCELING)
 }
 
+/// A CALL matched to a registration and a callee, ready to be recorded and sent.
+struct Routed {
+    request: Id,
+    reg: ReplicaReg,
+    policy: MatchPolicy,
+    callee: CalleeRef,
+    options: CallOptions,
+    procedure: Arc<str>,
+    payload: Payload,
+}
+
 impl Router {
     pub(in super::super) fn on_call(
         &mut self,
@@ -156,7 +167,8 @@ impl Router {
             return Ok(());
         }
         let procedure: Arc<str> = Arc::from(m.procedure);
-        self.start_call(key, m.request, &reg, policy, callee, options, procedure, m.payload, sink);
+        let routed = Routed { request: m.request, reg, policy, callee, options, procedure, payload: m.payload };
+        self.start_call(key, routed, sink);
         Ok(())
     }
 
@@ -175,20 +187,9 @@ impl Router {
         }
     }
 
-    /// Records a new call on the caller's shard, arms its timer and sends it to `callee`.
-    #[allow(clippy::too_many_arguments)]
-    fn start_call(
-        &mut self,
-        key: ConnKey,
-        request: Id,
-        reg: &ReplicaReg,
-        policy: MatchPolicy,
-        callee: CalleeRef,
-        options: CallOptions,
-        procedure: Arc<str>,
-        payload: Payload,
-        sink: &mut dyn Sink,
-    ) {
+    /// Records a new call on the caller's shard, arms its timer and sends it to its callee.
+    fn start_call(&mut self, key: ConnKey, r: Routed, sink: &mut dyn Sink) {
+        let Routed { request, reg, policy, callee, options, procedure, payload } = r;
         let now = self.now;
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
         let details = invocation_details(&options, &callee, j, &procedure, policy);
@@ -206,7 +207,6 @@ impl Router {
             streaming: options.progress,
             timer,
             kill_requested: false,
-            ppt: options.ppt.is_some(),
             reroute,
         };
         j.calls.insert(request, call);
