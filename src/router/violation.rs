@@ -92,9 +92,16 @@ impl Violation {
     }
 }
 
-/// Protocol violations counted by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Protocol violations counted by kind; `Debug` names the kinds that occurred.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct ViolationCounts(pub [u64; Violation::KINDS]);
+
+impl std::fmt::Debug for ViolationCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seen = self.0.iter().enumerate().filter(|(_, n)| **n > 0);
+        f.debug_map().entries(seen.map(|(kind, n)| (Violation::kind_name(kind), n))).finish()
+    }
+}
 
 impl ViolationCounts {
     /// Counts one violation.

@@ -2,6 +2,7 @@
 
 use super::sim::*;
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
+use crate::router::Violation;
 use crate::wamp::message::{self as m, code};
 use crate::wamp::{Dict, Id, MatchPolicy, Message, Value};
 
@@ -35,7 +36,9 @@ fn message_before_hello_is_a_protocol_violation() {
         sim.publish(&mut c, "com.a", vec![], Dict::new());
         let Message::Abort(a) = one(&c) else { panic!("unexpected message") };
         assert_eq!(a.reason, "wamp.error.protocol_violation");
-        assert_eq!(sim.routers[0].stats().violations.total(), 1);
+        let counted = sim.routers[0].stats().violations;
+        assert_eq!((counted.total(), counted.of(&Violation::BeforeHello("PUBLISH"))), (1, 1));
+        assert_eq!(format!("{counted:?}"), r#"{"before_hello": 1}"#);
     });
 }
 
