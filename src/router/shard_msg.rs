@@ -197,7 +197,7 @@ pub enum CallOutcome {
         /// A progressive result: more follow.
         progress: bool,
     },
-    /// ERROR: the callee's ERROR, or one raised by the router (canceled, no_such_procedure).
+    /// ERROR: the callee's ERROR, or one the router raised for it (canceled when it left).
     Error {
         /// ERROR.Details.
         details: Dict,
@@ -205,6 +205,17 @@ pub enum CallOutcome {
         error: Arc<str>,
         /// The error's Arguments/ArgumentsKw.
         payload: Payload,
+    },
+    /// The callee's shard could not hand the call to the callee: it left or unregistered before
+    /// the call arrived, it owes too many invocations, or the call is too large for it.
+    Refused {
+        /// The error the caller gets if no other callee takes the call.
+        error: ErrorUri,
+        /// The ERROR's message.
+        why: &'static str,
+        /// Another callee of a shared registration may take the call (not for a call that is
+        /// too large: it would be for any callee on that transport).
+        retry: bool,
     },
 }
 

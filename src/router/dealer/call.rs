@@ -342,25 +342,36 @@ impl Router {
                 self.send(key, &result, MessageClass::Control);
             }
             CallOutcome::Error { details, error, payload } => {
-                let busy = &*error == ErrorUri::Unavailable.uri() || &*error == ErrorUri::LimitReached.uri();
-                if busy && self.reroute(key, request, realm, done.callee, sink) {
+                let unavailable = &*error == ErrorUri::Unavailable.uri();
+                if unavailable && self.reroute(key, request, realm, done.callee, sink) {
                     return;
                 }
-                let Some(call) = self.end_call(key, request) else { return };
-                let (error, payload) = if &*error == ErrorUri::Unavailable.uri() || (busy && call.reroute.is_some()) {
-                    let why = "every callee of the procedure is unavailable";
-                    (Arc::from(ErrorUri::NoAvailableCallee.uri()), Payload::args(vec![why.into()]))
+                self.end_call(key, request);
+                let err = if unavailable {
+                    Message::Error(msg::Error {
+                        request_type: code::CALL,
+                        request,
+                        details: Dict::new(),
+                        error: ErrorUri::NoAvailableCallee.uri().into(),
+                        payload: Payload::args(vec!["every callee of the procedure is unavailable".into()]),
+                    })
                 } else {
-                    (error, payload)
+                    let error = error.to_string();
+                    Message::Error(msg::Error { request_type: code::CALL, request, details, error, payload })
                 };
-                let err = Message::Error(msg::Error {
-                    request_type: code::CALL,
-                    request,
-                    details,
-                    error: error.to_string(),
-                    payload,
-                });
                 self.send(key, &err, MessageClass::Control);
+            }
+            CallOutcome::Refused { error, why, retry } => {
+                if retry && self.reroute(key, request, realm, done.callee, sink) {
+                    return;
+                }
+                let shared = self.end_call(key, request).is_some_and(|c| c.reroute.is_some());
+                if retry && shared {
+                    let why = "no callee of the procedure can take the call";
+                    self.send_error(key, code::CALL, request, ErrorUri::NoAvailableCallee, why);
+                } else {
+                    self.send_error(key, code::CALL, request, error, why);
+                }
             }
         }
     }

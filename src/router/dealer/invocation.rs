@@ -18,7 +18,27 @@ use crate::codec;
 use crate::session::{InCall, Joined, MessageClass, ShardId};
 use crate::wamp::message as msg;
 use crate::wamp::options::{Features, YieldOptions};
-use crate::wamp::{Dict, ErrorUri, Message};
+use crate::wamp::{Dict, ErrorUri, Id, Message};
+
+/// Where the answer to a call goes: enough of an [`Invoke`] to answer it after it was consumed.
+#[derive(Clone, Copy, Debug)]
+struct ReplyTo {
+    caller_shard: ShardId,
+    caller: Id,
+    call_request: Id,
+    callee: Id,
+}
+
+impl ReplyTo {
+    fn of(inv: &Invoke) -> ReplyTo {
+        ReplyTo {
+            caller_shard: inv.caller_shard,
+            caller: inv.caller,
+            call_request: inv.call_request,
+            callee: inv.callee,
+        }
+    }
+}
 
 impl Router {
     /// The callee's shard: turn a routed CALL into an INVOCATION (or a progressive continuation
@@ -41,9 +61,10 @@ impl Router {
         let Some(j) = s.joined_mut() else { return };
         if j.invocations.len() >= limit {
             self.stats.call_limit_hits += 1;
-            let why = format!("limits.max_invocations_per_session ({limit}) reached at the callee");
-            return self.answer_for_callee(&inv, ErrorUri::LimitReached, &why, sink);
+            let why = "the callee owes limits.max_invocations_per_session invocations already";
+            return self.refuse(ReplyTo::of(&inv), ErrorUri::LimitReached, why, true, sink);
         }
+        let back = ReplyTo::of(&inv);
         let request = j.invocation_ids.next_id();
         let receive_progress = inv.details.get_bool("receive_progress") == Some(true);
         let indexed = j.roles.features.contains(Features::CALLEE_CANCELING);
@@ -78,13 +99,7 @@ impl Router {
                     Ok(_) => (ErrorUri::PayloadSizeExceeded, "the call is larger than the callee accepts"),
                     Err(_) => (ErrorUri::InvalidArgument, "the call's payload cannot be sent to the callee"),
                 };
-                let done = CallDone {
-                    caller: inv.caller,
-                    call_request: inv.call_request,
-                    callee: inv.callee,
-                    outcome: CallOutcome::router_error(error, why),
-                };
-                self.send_call_done(inv.caller_shard, done, sink);
+                self.refuse(back, error, why, false, sink);
             }
         }
     }
@@ -100,19 +115,19 @@ impl Router {
         });
         match waiting {
             Some(r) => r.queued.push(inv),
-            None => self.answer_for_callee(&inv, ErrorUri::NoSuchProcedure, "the callee is gone", sink),
+            None => self.refuse(ReplyTo::of(&inv), ErrorUri::NoSuchProcedure, "the callee is gone", true, sink),
         }
     }
 
-    /// Answers a call with a router error, on the callee's behalf.
-    fn answer_for_callee(&mut self, inv: &Invoke, error: ErrorUri, why: &str, sink: &mut dyn Sink) {
+    /// Tells the caller's shard that the call could not be handed to the callee.
+    fn refuse(&mut self, back: ReplyTo, error: ErrorUri, why: &'static str, retry: bool, sink: &mut dyn Sink) {
         let done = CallDone {
-            caller: inv.caller,
-            call_request: inv.call_request,
-            callee: inv.callee,
-            outcome: CallOutcome::router_error(error, why),
+            caller: back.caller,
+            call_request: back.call_request,
+            callee: back.callee,
+            outcome: CallOutcome::Refused { error, why, retry },
         };
-        self.send_call_done(inv.caller_shard, done, sink);
+        self.send_call_done(back.caller_shard, done, sink);
     }
 
     /// One more piece of a progressive call invocation, to the invocation it continues.

@@ -473,6 +473,28 @@ fn round_robin_skips_a_callee_that_left_mid_rotation() {
 }
 
 #[test]
+fn a_call_racing_the_departure_of_a_shared_callee_goes_to_another_callee() {
+    for shards in 2..=3 {
+        for seed in 1..20 {
+            let mut sim = Sim::new(shards, seed);
+            let ser = crate::codec::Serializer::Cbor;
+            let mut gone = callee(&mut sim, shards - 1, ser);
+            let mut stays = callee(&mut sim, 0, ser);
+            let options = || Dict::new().with("invoke", "roundrobin");
+            sim.register_with(&mut gone, "com.rr", options()).unwrap();
+            sim.register_with(&mut stays, "com.rr", options()).unwrap();
+            let mut c = caller(&mut sim, 0, ser);
+            sim.close_unrun(&gone);
+            let req = sim.call(&mut c, "com.rr", vec![]);
+            let inv = invocation(&stays);
+            sim.send(&stays, yield_msg(inv.request, vec![], Dict::new()));
+            assert_eq!(result(&c).request, req, "{shards} shards, seed {seed}");
+            sim.finish();
+        }
+    }
+}
+
+#[test]
 fn first_last_and_random_choose_as_their_names_say() {
     matrix(|sim, ser| {
         let first = shared(sim, ser, "com.first", "first", 3);

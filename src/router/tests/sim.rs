@@ -229,10 +229,15 @@ impl Sim {
     }
 
     pub(super) fn close(&mut self, c: &Client) {
+        self.close_unrun(c);
+        self.run();
+    }
+
+    /// Closes the client's transport without delivering what that sends other shards.
+    pub(super) fn close_unrun(&mut self, c: &Client) {
         let key = c.key;
         self.open.retain(|o| *o != (c.shard, key));
         self.with_router(c.shard, |r, sink| r.on_transport_closed(key, sink));
-        self.run();
     }
 }
 
