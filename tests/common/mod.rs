@@ -75,6 +75,10 @@ name = "realm1"
 [[realm]]
 name = "strict"
 uri_check = "strict"
+
+[[realm]]
+name = "sequential"
+sequential_request_ids = true
 "#,
         last = shards - 1,
         unix = unix.display()
@@ -134,6 +138,20 @@ pub fn matrix(f: impl Fn(&TestRouter, Kind, Serializer)) {
     }
 }
 
+/// [`matrix`] with every cell on its own thread, for tests that mostly wait on timers.
+pub fn matrix_parallel(f: impl Fn(&TestRouter, Kind, Serializer) + Sync) {
+    let f = &f;
+    std::thread::scope(|s| {
+        for r in routers() {
+            for kind in KINDS {
+                for ser in Serializer::ALL {
+                    s.spawn(move || f(r, kind, ser));
+                }
+            }
+        }
+    });
+}
+
 enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
@@ -174,6 +192,8 @@ pub struct Client {
     pub ser: Serializer,
     next_request: u64,
     pub session: Id,
+    /// `WELCOME.Details.authid`.
+    pub authid: String,
 }
 
 /// Opens a TCP connection to `port` with the test read timeout.
@@ -208,28 +228,58 @@ impl Client {
                 Wire::Ws(Box::new(ws))
             }
         };
-        Client { wire, ser, next_request: 0, session: Id::ZERO }
+        Client { wire, ser, next_request: 0, session: Id::ZERO, authid: String::new() }
     }
 
     /// Connects and joins realm1; for `On::Any` with a Unix socket the shard is the router's choice.
     pub fn join(r: &TestRouter, on: On, kind: Kind, ser: Serializer) -> Client {
-        // The Unix socket is dealt round-robin, not by shard: only TCP pins a shard.
-        let kind = if on != On::Any && kind == Kind::RawUnix { Kind::RawTcp } else { kind };
+        Client::join_realm(r, on, kind, ser, "realm1", &[])
+    }
+
+    /// [`Client::join`], announcing `features` (`role.feature`, e.g. `callee.call_canceling`).
+    pub fn join_with(r: &TestRouter, on: On, kind: Kind, ser: Serializer, features: &[&str]) -> Client {
+        Client::join_realm(r, on, kind, ser, "realm1", features)
+    }
+
+    /// Connects and joins `realm`, announcing `features`.
+    pub fn join_realm(r: &TestRouter, on: On, kind: Kind, ser: Serializer, realm: &str, features: &[&str]) -> Client {
+        // The Unix socket is dealt round-robin, not by shard: with more than one shard only TCP
+        // pins one.
+        let kind = if on != On::Any && kind == Kind::RawUnix && r.shards > 1 { Kind::RawTcp } else { kind };
         let mut c = Client::connect(r, on, kind, ser);
-        c.hello("realm1");
+        c.hello_with(realm, features);
         match c.recv() {
-            Some(Message::Welcome(w)) => c.session = w.session,
+            Some(Message::Welcome(w)) => {
+                c.session = w.session;
+                c.authid = w.details.get_str("authid").unwrap_or_default().to_owned();
+            }
             other => panic!("expected WELCOME, got {other:?}"),
         }
         c
     }
 
     pub fn hello(&mut self, realm: &str) {
+        self.hello_with(realm, &[]);
+    }
+
+    /// HELLO with every client role, announcing `features` (`role.feature`) as true.
+    pub fn hello_with(&mut self, realm: &str, features: &[&str]) {
+        let role = |name: &str| {
+            let mut f = Dict::new();
+            for feature in features.iter().filter_map(|x| x.strip_prefix(name).and_then(|r| r.strip_prefix('.'))) {
+                f.insert(feature, true);
+            }
+            if f.is_empty() {
+                Dict::new()
+            } else {
+                Dict::new().with("features", f)
+            }
+        };
         let roles = Dict::new()
-            .with("publisher", Dict::new())
-            .with("subscriber", Dict::new())
-            .with("caller", Dict::new())
-            .with("callee", Dict::new());
+            .with("publisher", role("publisher"))
+            .with("subscriber", role("subscriber"))
+            .with("caller", role("caller"))
+            .with("callee", role("callee"));
         self.send(&Message::Hello(m::Hello { realm: realm.into(), details: Dict::new().with("roles", roles) }));
     }
 
@@ -377,9 +427,28 @@ impl Client {
     }
 
     pub fn call(&mut self, procedure: &str, payload: Payload) -> Id {
+        self.call_with(procedure, payload, Dict::new())
+    }
+
+    /// Sends a CALL with `options` under a fresh request id, and returns the id.
+    pub fn call_with(&mut self, procedure: &str, payload: Payload, options: Dict) -> Id {
         let request = self.request();
-        self.send(&Message::Call(m::Call { request, options: Dict::new(), procedure: procedure.into(), payload }));
+        self.send(&Message::Call(m::Call { request, options, procedure: procedure.into(), payload }));
         request
+    }
+
+    /// Sends CANCEL for call `request` with `mode` (`None`: no mode key).
+    pub fn cancel(&mut self, request: Id, mode: Option<&str>) {
+        let options = match mode {
+            Some(mode) => Dict::new().with("mode", mode),
+            None => Dict::new(),
+        };
+        self.send(&Message::Cancel(m::Cancel { request, options }));
+    }
+
+    /// Sends YIELD for invocation `request`.
+    pub fn yield_(&mut self, request: Id, options: Dict, payload: Payload) {
+        self.send(&Message::Yield(m::Yield { request, options, payload }));
     }
 
     /// Waits for the next EVENT.
