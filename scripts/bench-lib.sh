@@ -42,6 +42,8 @@ pubsub-1-1000|pubsub --publishers 1 --subscribers 1000
 pubsub-10-10|pubsub --publishers 10 --subscribers 10 --topics 10
 rpc-1|rpc --callers 1 --callees 1 --in-flight 1
 rpc-64|rpc --callers 1 --callees 1 --in-flight 64
+rpc-progress-4|rpc --callers 1 --callees 1 --in-flight 16 --progress 4
+rpc-shared-4|rpc --callers 4 --shared 4 --in-flight 16
 connect|connect --clients 8|once
 idle-10000|idle 10000 --hold 3|once
 LIST

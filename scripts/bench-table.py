@@ -21,7 +21,12 @@ def name(r):
         n = f"pubsub {p['publishers']}->{p['subscribers']}"
         return n + (f" @{p['rate']:.0f}/s" if p.get("rate") else "")
     if s == "rpc":
-        return f"rpc open @{p['rate']:.0f}/s" if p.get("rate") else f"rpc x{p['in_flight']}"
+        n = f"rpc open @{p['rate']:.0f}/s" if p.get("rate") else f"rpc x{p['in_flight']}"
+        if p.get("progress"):
+            n += f" prog{p['progress']}"
+        if p.get("shared"):
+            n += f" shared{p['shared']} {p['invoke']}"
+        return n
     if s == "idle":
         return f"idle {p['sessions']}"
     return s
@@ -84,7 +89,8 @@ def main(argv):
         path, label, ser = argv[1:4]
         for r in reversed(load(path)):
             p = r["params"]
-            if (r["label"], r["serializer"], r["scenario"]) == (label, ser, "rpc") and p.get("in_flight") == 64:
+            plain = not p.get("progress") and not p.get("shared")
+            if (r["label"], r["serializer"], r["scenario"]) == (label, ser, "rpc") and p.get("in_flight") == 64 and plain:
                 print(f"{r['results']['calls_per_s'] / 2:.0f}")
                 return 0
         return 0

@@ -35,6 +35,9 @@ const DEFAULT_BATCH_US: u64 = 100;
 /// Most publishers: their index must fit the top bits of the `seq` argument.
 const MAX_PUBLISHERS: usize = 1 << 21;
 
+/// Most progressive results per call: a callee writes them all at once for each invocation.
+const MAX_PROGRESS: u64 = 10_000;
+
 /// Default concurrent connectors for `connect`.
 const DEFAULT_CLIENTS: usize = 8;
 
@@ -143,9 +146,10 @@ pub(crate) struct RpcArgs {
     /// Calling sessions
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) callers: u64,
-    /// Callee sessions; callee i registers proc.{i}, caller k calls proc.{k % E}
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) callees: u64,
+    /// Callee sessions; callee i registers proc.{i}, caller k calls proc.{k % E} [default: 1;
+    /// with --shared K: K, and if given it must be K]
+    #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) callees: Option<u64>,
     /// Closed loop: calls in flight per caller
     #[arg(long = "in-flight", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "rate")]
     pub(crate) in_flight: u64,
@@ -156,6 +160,57 @@ pub(crate) struct RpcArgs {
     /// latency still counts from each call's scheduled time
     #[arg(long = "batch-us", default_value_t = DEFAULT_BATCH_US, requires = "rate")]
     pub(crate) batch_us: u64,
+    /// Progressive results: calls ask for them (receive_progress), callees send N progressive
+    /// YIELDs before the final one; a call completes at its final RESULT
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=MAX_PROGRESS))]
+    pub(crate) progress: u64,
+    /// Shared registration: K callees register proc.shared with the --invoke policy, and every
+    /// caller calls it
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) shared: Option<u64>,
+    /// Invocation policy of the shared registration (needs --shared) [default: roundrobin]
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub(crate) invoke: Option<Invoke>,
+}
+
+impl RpcArgs {
+    /// Callee sessions: `--shared`, else `--callees`, else 1.
+    pub(crate) fn callees(&self) -> u64 {
+        self.shared.or(self.callees).unwrap_or(1)
+    }
+
+    /// The REGISTER `invoke` option: the policy with `--shared`, else none.
+    pub(crate) fn invoke(&self) -> Option<Invoke> {
+        self.shared.map(|_| self.invoke.unwrap_or(Invoke::Roundrobin))
+    }
+}
+
+/// The invocation policies of a shared registration (WAMP Advanced Profile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Invoke {
+    /// One callee only (the router refuses a second registration).
+    Single,
+    /// Each callee in turn.
+    Roundrobin,
+    /// A callee at random.
+    Random,
+    /// The callee that registered first.
+    First,
+    /// The callee that registered last.
+    Last,
+}
+
+impl Invoke {
+    /// The value of the REGISTER option `invoke`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Invoke::Single => "single",
+            Invoke::Roundrobin => "roundrobin",
+            Invoke::Random => "random",
+            Invoke::First => "first",
+            Invoke::Last => "last",
+        }
+    }
 }
 
 /// `connect` options.
@@ -326,6 +381,24 @@ pub(crate) fn check_pubsub(a: &PubsubArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the rpc options beyond what clap checks.
+pub(crate) fn check_rpc(a: &RpcArgs) -> Result<(), String> {
+    if a.invoke.is_some() && a.shared.is_none() {
+        return Err("--invoke needs --shared K: it is the policy of a shared registration".to_owned());
+    }
+    if let (Some(k), Some(e)) = (a.shared, a.callees) {
+        if k != e {
+            return Err(format!(
+                "--callees {e} with --shared {k}: the shared callees are the callees; leave --callees out or give {k}"
+            ));
+        }
+    }
+    if a.invoke() == Some(Invoke::Single) && a.callees() > 1 {
+        return Err("--invoke single allows one registration: use --shared 1, or another policy".to_owned());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -363,7 +436,8 @@ mod tests {
             ("realm1", 10.0, 2.0, 100)
         );
         let Scenario::Rpc(r) = a.scenario else { panic!() };
-        assert_eq!((r.callers, r.callees, r.in_flight, r.rate), (1, 1, 1, None));
+        assert_eq!((r.callers, r.callees(), r.in_flight, r.rate), (1, 1, 1, None));
+        assert_eq!((r.progress, r.shared, r.invoke()), (0, None, None));
         let c = Common::from_args(a.common, 2).unwrap();
         assert_eq!((c.threads, c.cpus.len(), c.label.as_str()), (1, 0, "router"));
         let Scenario::Idle(i) = Cli::try_parse_from(["lg", "idle", "50"]).unwrap().scenario else { panic!() };
@@ -411,5 +485,42 @@ mod tests {
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--subscribers", "4"])).is_ok());
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--rate", "100"])).is_ok());
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4"])).is_ok());
+    }
+
+    fn rpc(argv: &[&str]) -> Result<RpcArgs, String> {
+        match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.scenario {
+            Scenario::Rpc(r) => check_rpc(&r).map(|()| r),
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn progressive_results_and_shared_registrations_are_parsed() {
+        let r = rpc(&["lg", "rpc", "--progress", "4"]).unwrap();
+        assert_eq!((r.progress, r.callees(), r.invoke()), (4, 1, None));
+        let r = rpc(&["lg", "rpc", "--shared", "4", "--callers", "2"]).unwrap();
+        assert_eq!((r.shared, r.callees(), r.invoke()), (Some(4), 4, Some(Invoke::Roundrobin)));
+        let r = rpc(&["lg", "rpc", "--shared", "3", "--callees", "3", "--invoke", "last", "--progress", "2"]).unwrap();
+        assert_eq!((r.callees(), r.invoke().map(Invoke::as_str), r.progress), (3, Some("last"), 2));
+        for policy in ["single", "roundrobin", "random", "first", "last"] {
+            let r = rpc(&["lg", "rpc", "--shared", "1", "--invoke", policy]).unwrap();
+            assert_eq!(r.invoke().map(Invoke::as_str), Some(policy));
+        }
+        assert_eq!(rpc(&["lg", "rpc", "--callees", "5"]).unwrap().callees(), 5);
+    }
+
+    #[test]
+    fn bad_progress_and_shared_options_are_refused() {
+        for argv in [
+            vec!["lg", "rpc", "--progress", "-1"],
+            vec!["lg", "rpc", "--progress", "10001"],
+            vec!["lg", "rpc", "--shared", "0"],
+            vec!["lg", "rpc", "--invoke", "roundrobin"],
+            vec!["lg", "rpc", "--shared", "2", "--invoke", "fastest"],
+            vec!["lg", "rpc", "--shared", "2", "--callees", "3"],
+            vec!["lg", "rpc", "--shared", "2", "--invoke", "single"],
+        ] {
+            assert!(rpc(&argv).is_err(), "{argv:?}");
+        }
     }
 }

@@ -165,6 +165,14 @@ impl Out<'_> {
     }
 }
 
+#[cfg(test)]
+impl<'a> Out<'a> {
+    /// A writer over bare buffers, for tests of what roles send.
+    pub(crate) fn over(framing: &'a mut Framing, wbuf: &'a mut Vec<u8>, scratch: &'a mut Vec<u8>) -> Out<'a> {
+        Out { framing, wbuf, scratch }
+    }
+}
+
 /// One connection and its buffers.
 #[derive(Debug)]
 pub(crate) struct Conn {

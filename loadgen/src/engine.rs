@@ -196,6 +196,8 @@ pub(crate) struct Env {
     pub(crate) realm: String,
     /// Poll without sleeping (`--busy-poll`).
     pub(crate) busy_poll: bool,
+    /// Advanced Profile features announced in HELLO.
+    pub(crate) features: encode::Features,
 }
 
 /// Where one session stands.
@@ -677,7 +679,7 @@ impl Worker {
             match conn.handshake(ser) {
                 Ok(false) => return true,
                 Ok(true) => {
-                    if let Err(e) = conn.out().control(ser, &encode::hello(&self.env.realm)) {
+                    if let Err(e) = conn.out().control(ser, &encode::hello(&self.env.realm, self.env.features)) {
                         self.end(i, now, Some(format!("{e:#}")));
                         return false;
                     }

@@ -68,6 +68,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Scenario::Rpc(a) = &cli.scenario {
+        if let Err(e) = cli::check_rpc(a) {
+            eprintln!("wampyard-loadgen: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     match run(&common, &cli.scenario) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -57,6 +57,16 @@ pub(crate) struct Counts {
     pub(crate) errors: u64,
     /// INVOCATIONs answered by callees.
     pub(crate) invocations: u64,
+    /// Progressive RESULTs received, whole run.
+    pub(crate) progress_results: u64,
+    /// Progressive RESULTs received in the measured phase (by receive time).
+    pub(crate) progress_results_measured: u64,
+    /// Calls whose final RESULT came after another number of progressive RESULTs than asked.
+    pub(crate) progress_mismatches: u64,
+    /// Calls whose progressive RESULTs went unchecked (too many in flight for the ring).
+    pub(crate) progress_untracked: u64,
+    /// Progressive YIELDs sent by callees.
+    pub(crate) progress_yields: u64,
     /// Times a closed-loop publisher's window made no progress for a whole stall period.
     pub(crate) window_stalls: u64,
     /// Sessions that reached WELCOME.
@@ -81,6 +91,11 @@ impl Counts {
         self.foreign += o.foreign;
         self.errors += o.errors;
         self.invocations += o.invocations;
+        self.progress_results += o.progress_results;
+        self.progress_results_measured += o.progress_results_measured;
+        self.progress_mismatches += o.progress_mismatches;
+        self.progress_untracked += o.progress_untracked;
+        self.progress_yields += o.progress_yields;
         self.window_stalls += o.window_stalls;
         self.sessions += o.sessions;
         self.sessions_measured += o.sessions_measured;
@@ -190,6 +205,15 @@ impl Stats {
             if let Some(b) = self.received_bins.get_mut(i) {
                 *b += 1;
             }
+        }
+    }
+
+    /// Counts one progressive RESULT received at `now` (no latency: that is the final one's).
+    #[inline]
+    pub(crate) fn progress(&mut self, now: u64) {
+        self.counts.progress_results += 1;
+        if self.marks.measured(now) {
+            self.counts.progress_results_measured += 1;
         }
     }
 

@@ -170,6 +170,64 @@ fn rpc_with_four_in_flight_answers_every_call() {
 }
 
 #[test]
+fn rpc_progressive_results_arrive_n_per_call_before_the_final_one() {
+    let router = Router::start(1);
+    let rs = format!("rs://127.0.0.1:{}", router.port);
+    let ws = format!("ws://127.0.0.1:{}/ws", router.port);
+    for (name, url, ser) in [("rpc-progress-rs", &rs, "msgpack"), ("rpc-progress-ws", &ws, "json")] {
+        let record = run_ok(name, url, &["--serializer", ser, "rpc", "--progress", "3", "--in-flight", "4"]);
+        let r = &record["results"];
+        assert_eq!(record["params"]["progress"], 3);
+        let calls = u(&r["calls"]);
+        assert!(calls > 0, "{r}");
+        assert_eq!(u(&r["errors"]), 0, "{r}");
+        assert_eq!(u(&r["progress_mismatches"]), 0, "{r}");
+        assert_eq!(u(&r["progress_untracked"]), 0, "{r}");
+        assert_eq!(u(&r["unanswered"]), 0, "{r}");
+        assert_eq!(u(&r["progress_yields"]), 3 * u(&r["invocations"]), "{r}");
+        // Counted by receive time like the calls: at each edge of the measured phase up to 4
+        // calls in flight may have some of their progressive results inside it.
+        let progress = u(&r["progress_results"]);
+        assert!(progress.abs_diff(3 * calls) <= 2 * 3 * 4, "{progress} progressive results for {calls} calls");
+        assert_eq!(r["msg_unit"], "result");
+        assert_eq!(u(&r["msgs"]), calls + progress, "{r}");
+        assert!(r["router_ns_per_call"].as_f64().is_some(), "{r}");
+        assert_latency(&r["latency"]);
+    }
+}
+
+#[test]
+fn rpc_shared_registration_spreads_calls_over_every_callee() {
+    let router = Router::start(2);
+    let url = format!("rs://127.0.0.1:{}", router.port);
+    let args = ["--serializer", "cbor", "rpc", "--shared", "3", "--callers", "2", "--in-flight", "4"];
+    let record = run_ok("rpc-shared", &url, &args);
+    let (p, r) = (&record["params"], &record["results"]);
+    assert_eq!((&p["shared"], &p["invoke"], &p["callees"]), (&3.into(), &"roundrobin".into(), &3.into()));
+    assert!(u(&r["calls"]) > 0, "{r}");
+    assert_eq!(u(&r["errors"]), 0, "{r}");
+    assert_eq!(u(&r["unanswered"]), 0, "{r}");
+    let per: Vec<u64> = r["callee_invocations"].as_array().unwrap().iter().map(u).collect();
+    assert_eq!(per.len(), 3, "{r}");
+    assert_eq!(per.iter().sum::<u64>(), u(&r["invocations"]), "{r}");
+    let (min, max) = (u(&r["callee_invocations_min"]), u(&r["callee_invocations_max"]));
+    assert_eq!((min, max), (*per.iter().min().unwrap(), *per.iter().max().unwrap()));
+    // Round robin keeps one cursor per calling shard (ARCHITECTURE.md): the calls made on each
+    // shard are spread at most one apart, so with callers on two shards at most two apart.
+    assert!(min > 0 && max - min <= 2, "round robin: {per:?}");
+
+    // "first": one callee takes every invocation.
+    let ws = format!("ws://127.0.0.1:{}/", router.port);
+    let record = run_ok("rpc-shared-first", &ws, &["rpc", "--shared", "3", "--invoke", "first", "--in-flight", "4"]);
+    let r = &record["results"];
+    assert_eq!(record["params"]["invoke"], "first");
+    assert_eq!(u(&r["errors"]), 0, "{r}");
+    let per: Vec<u64> = r["callee_invocations"].as_array().unwrap().iter().map(u).collect();
+    assert_eq!(per.iter().filter(|&&n| n > 0).count(), 1, "first: {per:?}");
+    assert_eq!(u(&r["callee_invocations_max"]), u(&r["invocations"]), "{r}");
+}
+
+#[test]
 fn connect_establishes_sessions_without_failures() {
     let router = Router::start(1);
     let url = format!("ws://127.0.0.1:{}/", router.port);
@@ -199,6 +257,21 @@ fn unreachable_router_is_one_line_and_a_failure() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr, format!("wampyard-loadgen: cannot connect to {url}: Connection refused\n"));
+}
+
+#[test]
+fn contradictory_rpc_options_are_one_line_and_a_failure() {
+    for args in [
+        &["rpc", "--shared", "2", "--callees", "3"][..],
+        &["rpc", "--invoke", "first"],
+        &["rpc", "--shared", "2", "--invoke", "single"],
+    ] {
+        let out = loadgen(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("wampyard-loadgen: --"), "{stderr}");
+    }
 }
 
 #[test]

@@ -150,7 +150,7 @@ impl Role {
         let sent = match self {
             Role::Subscriber(s) => out.control(ctx.ser, &encode::subscribe(SETUP_REQUEST, &s.topic)),
             Role::Idle(topic) => out.control(ctx.ser, &encode::subscribe(SETUP_REQUEST, topic)),
-            Role::Callee(c) => out.control(ctx.ser, &encode::register(SETUP_REQUEST, &c.procedure)),
+            Role::Callee(c) => out.control(ctx.ser, &encode::register(SETUP_REQUEST, &c.procedure, c.invoke)),
             Role::Connector => {
                 ctx.stats.session(ctx.now, started, hello_sent);
                 return Next::Leave;
@@ -176,17 +176,27 @@ impl Role {
                 s.on_event(ctx, ts, seq);
                 Next::Continue
             }
-            (Role::Caller(c), Scanned::Result(Some((ts, _)))) => {
-                c.on_result(ctx, ts);
+            (Role::Caller(c), Scanned::Result(Some((ts, seq)))) => {
+                c.on_result(ctx, ts, seq);
                 Next::Continue
             }
-            (Role::Callee(c), Scanned::Invocation { request, echo }) => c.on_invocation(ctx, request, echo, out),
-            (Role::Caller(c), Scanned::Error { request_type: code::CALL, .. }) => {
-                c.on_error(ctx);
+            (Role::Caller(c), Scanned::Progress(Some((_, seq)))) => {
+                c.on_progress(ctx, seq);
+                Next::Continue
+            }
+            (Role::Callee(c), Scanned::Invocation { request, receive_progress, echo }) => {
+                c.on_invocation(ctx, request, receive_progress, echo, out)
+            }
+            (Role::Caller(c), Scanned::Error { request_type: code::CALL, request }) => {
+                c.on_error(ctx, Some(request));
                 Next::Continue
             }
             (Role::Caller(c), Scanned::Result(None)) => {
-                c.on_error(ctx);
+                c.on_error(ctx, None);
+                ctx.stats.counts.foreign += 1;
+                Next::Continue
+            }
+            (Role::Caller(_), Scanned::Progress(None)) => {
                 ctx.stats.counts.foreign += 1;
                 Next::Continue
             }
@@ -194,6 +204,9 @@ impl Role {
                 ctx.stats.counts.foreign += 1;
                 Next::Continue
             }
+            // Every invocation is answered as it arrives: an INTERRUPT (the caller left, with
+            // progressive results) finds nothing left to cancel.
+            (Role::Callee(_), Scanned::Other(code::INTERRUPT)) => Next::Continue,
             (Role::Subscriber(_) | Role::Idle(_), Scanned::Other(code::SUBSCRIBED))
             | (Role::Callee(_), Scanned::Other(code::REGISTERED)) => Next::Ready,
             (_, Scanned::Error { request_type, .. }) => {

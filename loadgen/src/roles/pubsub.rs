@@ -159,7 +159,7 @@ impl Publisher {
 
     fn send(&mut self, ctx: &mut Ctx<'_>, ts: u64, out: &mut Out<'_>) -> Result<(), String> {
         let (request, seq) = (self.request, seq_of(self.index, self.n));
-        let m = Timed { kind: code::PUBLISH, request, uri: &self.topic, ts, seq, filler: &self.filler };
+        let m = Timed { kind: code::PUBLISH, request, uri: &self.topic, ts, seq, filler: &self.filler, flag: None };
         let ser = ctx.ser;
         out.message(|b| encode::timed(ser, &m, b)).map_err(|e| e.to_string())?;
         self.request += 1;

@@ -26,6 +26,7 @@ use crate::roles::pubsub::Window;
 use crate::roles::Role;
 use crate::stats::{fmt_rate, Marks, Stats};
 use crate::sysinfo;
+use crate::wire::encode::Features;
 
 /// How long after the measured phase the load generator waits for what is still in flight.
 const DRAIN_TIMEOUT_NS: u64 = 2 * NS_PER_S;
@@ -94,6 +95,17 @@ pub(crate) struct Running {
 
 /// Starts the worker threads.
 pub(crate) fn launch(c: &Common, name: &'static str, launch: Launch, span_ns: u64) -> anyhow::Result<Running> {
+    launch_announcing(c, name, launch, span_ns, Features::default())
+}
+
+/// Starts the worker threads, whose sessions announce `features` in HELLO.
+pub(crate) fn launch_announcing(
+    c: &Common,
+    name: &'static str,
+    launch: Launch,
+    span_ns: u64,
+    features: Features,
+) -> anyhow::Result<Running> {
     let threads = c.threads;
     let mut polls = Vec::with_capacity(threads);
     let mut wakers = Vec::with_capacity(threads);
@@ -103,7 +115,13 @@ pub(crate) fn launch(c: &Common, name: &'static str, launch: Launch, span_ns: u6
         polls.push(poll);
     }
     let shared = Arc::new(Shared::new(wakers, launch.windows));
-    let env = Arc::new(Env { target: c.target.clone(), ser: c.ser, realm: c.realm.clone(), busy_poll: c.busy_poll });
+    let env = Arc::new(Env {
+        target: c.target.clone(),
+        ser: c.ser,
+        realm: c.realm.clone(),
+        busy_poll: c.busy_poll,
+        features,
+    });
     let mut per_worker: Vec<Vec<Role>> = (0..threads).map(|_| Vec::new()).collect();
     for (k, role) in launch.roles.into_iter().enumerate() {
         per_worker[worker_of(k, threads)].push(role);

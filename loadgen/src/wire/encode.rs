@@ -28,18 +28,20 @@ pub(crate) struct Timed<'a> {
     pub(crate) seq: u64,
     /// Padding to the payload size.
     pub(crate) filler: &'a str,
+    /// An option set to `true` in Options (`receive_progress` for CALL), or none: `{}`.
+    pub(crate) flag: Option<&'a str>,
 }
 
-/// `[PUBLISH or CALL, Request, {}, Uri, [ts, seq, filler]]`: the shape of every message that
-/// carries a timed payload.
+/// `[PUBLISH or CALL, Request, Options, Uri, [ts, seq, filler]]`: the shape of every message
+/// that carries a timed payload; Options is `{}` or `{flag: true}`.
 pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
-    let Timed { kind, request, uri, ts, seq, filler } = *m;
+    let Timed { kind, request, uri, ts, seq, filler, flag } = *m;
     match ser {
         Serializer::MsgPack => {
             out.push(0x95);
             mp_uint(out, kind);
             mp_uint(out, request);
-            out.push(0x80);
+            flag_dict(ser, flag, out);
             mp_str(out, uri);
             out.push(0x93);
             mp_uint(out, ts);
@@ -50,7 +52,7 @@ pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
             out.push(0x85);
             cbor_head(out, 0, kind);
             cbor_head(out, 0, request);
-            out.push(0xa0);
+            flag_dict(ser, flag, out);
             cbor_str(out, uri);
             out.push(0x83);
             cbor_head(out, 0, ts);
@@ -62,7 +64,9 @@ pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
             json_uint(out, kind);
             out.push(b',');
             json_uint(out, request);
-            out.extend_from_slice(b",{},\"");
+            out.push(b',');
+            flag_dict(ser, flag, out);
+            out.extend_from_slice(b",\"");
             out.extend_from_slice(uri.as_bytes());
             out.extend_from_slice(b"\",[");
             json_uint(out, ts);
@@ -84,27 +88,35 @@ pub(crate) struct Echo<'a> {
     pub(crate) count: usize,
 }
 
-/// `[YIELD, Request, {}, <echoed Arguments and ArgumentsKw>]`.
-pub(crate) fn yield_echo(ser: Serializer, request: u64, echo: Echo<'_>, out: &mut Vec<u8>) {
+/// The YIELD option that marks a progressive result.
+pub(crate) const PROGRESS: &str = "progress";
+
+/// The CALL option that asks for progressive results.
+pub(crate) const RECEIVE_PROGRESS: &str = "receive_progress";
+
+/// `[YIELD, Request, Options, <echoed Arguments and ArgumentsKw>]`; Options is `{}` or
+/// `{flag: true}` (`{"progress": true}` for a progressive result).
+pub(crate) fn yield_echo(ser: Serializer, request: u64, flag: Option<&str>, echo: Echo<'_>, out: &mut Vec<u8>) {
     match ser {
         Serializer::MsgPack => {
             out.push(0x90 | (3 + echo.count.min(2)) as u8);
             mp_uint(out, code::YIELD);
             mp_uint(out, request);
-            out.push(0x80);
+            flag_dict(ser, flag, out);
             out.extend_from_slice(echo.bytes);
         }
         Serializer::Cbor => {
             cbor_head(out, 4, 3 + echo.count.min(2) as u64);
             cbor_head(out, 0, code::YIELD);
             cbor_head(out, 0, request);
-            out.push(0xa0);
+            flag_dict(ser, flag, out);
             out.extend_from_slice(echo.bytes);
         }
         Serializer::Json => {
             out.extend_from_slice(b"[70,");
             json_uint(out, request);
-            out.extend_from_slice(b",{}");
+            out.push(b',');
+            flag_dict(ser, flag, out);
             if !echo.bytes.is_empty() {
                 out.push(b',');
                 out.extend_from_slice(echo.bytes);
@@ -114,13 +126,35 @@ pub(crate) fn yield_echo(ser: Serializer, request: u64, echo: Echo<'_>, out: &mu
     }
 }
 
-/// HELLO announcing all four client roles.
-pub(crate) fn hello(realm: &str) -> Message {
+/// The Advanced Profile features a run announces in HELLO; none by default (Basic Profile).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Features {
+    /// `progressive_call_results`, as caller and as callee, and `call_canceling` as callee: a
+    /// router passes `receive_progress` on only to callees that announced both (the spec makes
+    /// call canceling a condition of progressive results). The callee answers every invocation
+    /// at once, so an INTERRUPT always finds nothing left to cancel and is ignored, as it should.
+    pub(crate) progressive_call_results: bool,
+    /// `shared_registration`, as callee.
+    pub(crate) shared_registration: bool,
+}
+
+/// HELLO announcing all four client roles, with `features` under caller and callee.
+pub(crate) fn hello(realm: &str, features: Features) -> Message {
+    let (mut caller, mut callee) = (Dict::new(), Dict::new());
+    if features.progressive_call_results {
+        caller.insert("progressive_call_results", true);
+        callee.insert("progressive_call_results", true);
+        callee.insert("call_canceling", true);
+    }
+    if features.shared_registration {
+        callee.insert("shared_registration", true);
+    }
+    let role = |features: Dict| if features.is_empty() { Dict::new() } else { Dict::new().with("features", features) };
     let roles = Dict::new()
         .with("publisher", Dict::new())
         .with("subscriber", Dict::new())
-        .with("caller", Dict::new())
-        .with("callee", Dict::new());
+        .with("caller", role(caller))
+        .with("callee", role(callee));
     Message::Hello(m::Hello { realm: realm.to_owned(), details: Dict::new().with("roles", roles).with("agent", AGENT) })
 }
 
@@ -129,9 +163,14 @@ pub(crate) fn subscribe(request: u64, topic: &str) -> Message {
     Message::Subscribe(m::Subscribe { request: id(request), options: Dict::new(), topic: topic.to_owned() })
 }
 
-/// REGISTER an exact procedure.
-pub(crate) fn register(request: u64, procedure: &str) -> Message {
-    Message::Register(m::Register { request: id(request), options: Dict::new(), procedure: procedure.to_owned() })
+/// REGISTER an exact procedure; `invoke` is the shared-registration policy, if any
+/// (`{"invoke": "roundrobin"}` and so on).
+pub(crate) fn register(request: u64, procedure: &str, invoke: Option<&str>) -> Message {
+    let options = match invoke {
+        Some(policy) => Dict::new().with("invoke", policy),
+        None => Dict::new(),
+    };
+    Message::Register(m::Register { request: id(request), options, procedure: procedure.to_owned() })
 }
 
 /// GOODBYE with `reason`.
@@ -147,6 +186,30 @@ pub(crate) fn control(ser: Serializer, msg: &Message, out: &mut Vec<u8>) -> anyh
 /// Request ids are session-scope counters starting at 1; the load generator never reaches 2^53.
 fn id(v: u64) -> Id {
     Id::new(v).unwrap_or(Id::ZERO)
+}
+
+/// `{}`, or `{key: true}` with `Some(key)`.
+fn flag_dict(ser: Serializer, key: Option<&str>, out: &mut Vec<u8>) {
+    match (ser, key) {
+        (Serializer::MsgPack, None) => out.push(0x80),
+        (Serializer::MsgPack, Some(key)) => {
+            out.push(0x81);
+            mp_str(out, key);
+            out.push(0xc3);
+        }
+        (Serializer::Cbor, None) => out.push(0xa0),
+        (Serializer::Cbor, Some(key)) => {
+            out.push(0xa1);
+            cbor_str(out, key);
+            out.push(0xf5);
+        }
+        (Serializer::Json, None) => out.extend_from_slice(b"{}"),
+        (Serializer::Json, Some(key)) => {
+            out.extend_from_slice(b"{\"");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":true}");
+        }
+    }
 }
 
 fn mp_uint(out: &mut Vec<u8>, v: u64) {
@@ -237,11 +300,13 @@ mod tests {
             for (ts, seq) in [(0u64, 0u64), (127, 128), (70_000, 1 << 33), (u64::from(u32::MAX) + 1, 5)] {
                 let mut out = Vec::new();
                 let filler = "x".repeat(40);
-                let m = Timed { kind: code::PUBLISH, request: 300, uri: "topic.7", ts, seq, filler: &filler };
+                let m =
+                    Timed { kind: code::PUBLISH, request: 300, uri: "topic.7", ts, seq, filler: &filler, flag: None };
                 timed(ser, &m, &mut out);
                 let Message::Publish(p) = decode(ser, &out) else { panic!("not a PUBLISH in {ser}") };
                 assert_eq!(p.request.get(), 300);
                 assert_eq!(p.topic, "topic.7");
+                assert!(p.options.is_empty());
                 let (args, kwargs) = p.payload.to_values().unwrap();
                 assert_eq!(kwargs, None);
                 assert_eq!(args[0], Value::UInt(ts), "{ser}");
@@ -257,16 +322,17 @@ mod tests {
             let mut call = Vec::new();
             timed(
                 ser,
-                &Timed { kind: code::CALL, request: 1, uri: "proc.0", ts: 11, seq: 22, filler: "abc" },
+                &Timed { kind: code::CALL, request: 1, uri: "proc.0", ts: 11, seq: 22, filler: "abc", flag: None },
                 &mut call,
             );
             let Message::Call(c) = decode(ser, &call) else { panic!() };
             let Payload::Raw(raw) = &c.payload else { panic!() };
             let mut out = Vec::new();
             let bytes = raw.bytes.clone();
-            yield_echo(ser, 9, Echo { bytes: &bytes, count: usize::from(raw.count) }, &mut out);
+            yield_echo(ser, 9, None, Echo { bytes: &bytes, count: usize::from(raw.count) }, &mut out);
             let Message::Yield(y) = decode(ser, &out) else { panic!("not a YIELD in {ser}") };
             assert_eq!(y.request.get(), 9);
+            assert!(y.options.is_empty());
             assert_eq!(y.payload.to_values().unwrap(), c.payload.to_values().unwrap());
         }
     }
@@ -275,7 +341,7 @@ mod tests {
     fn yield_without_payload_is_three_elements() {
         for ser in Serializer::ALL {
             let mut out = Vec::new();
-            yield_echo(ser, 4, Echo { bytes: &[], count: 0 }, &mut out);
+            yield_echo(ser, 4, None, Echo { bytes: &[], count: 0 }, &mut out);
             let Message::Yield(y) = decode(ser, &out) else { panic!() };
             assert_eq!(y.payload, Payload::Empty);
         }
@@ -287,11 +353,104 @@ mod tests {
         for ser in Serializer::ALL {
             let mut out = Vec::new();
             let uri = "a".repeat(300);
-            timed(ser, &Timed { kind: code::PUBLISH, request: 1, uri: &uri, ts: 1, seq: 2, filler: &filler }, &mut out);
+            let m = Timed { kind: code::PUBLISH, request: 1, uri: &uri, ts: 1, seq: 2, filler: &filler, flag: None };
+            timed(ser, &m, &mut out);
             let Message::Publish(p) = decode(ser, &out) else { panic!() };
             assert_eq!(p.topic.len(), 300);
             let (args, _) = p.payload.to_values().unwrap();
             assert_eq!(args[2].as_str().map(str::len), Some(70_000));
+        }
+    }
+
+    #[test]
+    fn call_asking_for_progressive_results_decodes_in_every_serializer() {
+        for ser in Serializer::ALL {
+            let mut out = Vec::new();
+            let m = Timed {
+                kind: code::CALL,
+                request: 77,
+                uri: "proc.shared",
+                ts: 5,
+                seq: 6,
+                filler: "f",
+                flag: Some(RECEIVE_PROGRESS),
+            };
+            timed(ser, &m, &mut out);
+            let Message::Call(c) = decode(ser, &out) else { panic!("not a CALL in {ser}") };
+            assert_eq!((c.request.get(), c.procedure.as_str()), (77, "proc.shared"));
+            assert_eq!(c.options, Dict::new().with("receive_progress", true), "{ser}");
+            let (args, _) = c.payload.to_values().unwrap();
+            assert_eq!(args[..2], [Value::UInt(5), Value::UInt(6)]);
+        }
+    }
+
+    #[test]
+    fn progressive_yield_carries_the_progress_option_and_the_payload_in_every_serializer() {
+        for ser in Serializer::ALL {
+            let mut call = Vec::new();
+            let m = Timed { kind: code::CALL, request: 1, uri: "p", ts: 300, seq: 1 << 40, filler: "xyz", flag: None };
+            timed(ser, &m, &mut call);
+            let Message::Call(c) = decode(ser, &call) else { panic!() };
+            let Payload::Raw(raw) = &c.payload else { panic!() };
+            let bytes = raw.bytes.clone();
+            let echo = Echo { bytes: &bytes, count: usize::from(raw.count) };
+            for flag in [Some(PROGRESS), None] {
+                let mut out = Vec::new();
+                yield_echo(ser, 1 << 33, flag, echo, &mut out);
+                let Message::Yield(y) = decode(ser, &out) else { panic!("not a YIELD in {ser}") };
+                assert_eq!(y.request.get(), 1 << 33);
+                let want = if flag.is_some() { Dict::new().with("progress", true) } else { Dict::new() };
+                assert_eq!(y.options, want, "{ser}");
+                assert_eq!(y.payload.to_values().unwrap(), c.payload.to_values().unwrap(), "{ser}");
+            }
+            let mut empty = Vec::new();
+            yield_echo(ser, 2, Some(PROGRESS), Echo { bytes: &[], count: 0 }, &mut empty);
+            let Message::Yield(y) = decode(ser, &empty) else { panic!() };
+            assert_eq!((y.options.get_bool("progress"), &y.payload), (Some(true), &Payload::Empty), "{ser}");
+        }
+    }
+
+    #[test]
+    fn register_carries_the_invocation_policy_only_when_given() {
+        let Message::Register(r) = register(1, "proc.shared", Some("roundrobin")) else { panic!() };
+        assert_eq!(r.options, Dict::new().with("invoke", "roundrobin"));
+        let Message::Register(r) = register(1, "proc.0", None) else { panic!() };
+        assert!(r.options.is_empty());
+        for ser in Serializer::ALL {
+            let mut out = Vec::new();
+            control(ser, &register(3, "proc.shared", Some("last")), &mut out).unwrap();
+            let Message::Register(r) = decode(ser, &out) else { panic!() };
+            assert_eq!(r.options.get_str("invoke"), Some("last"), "{ser}");
+        }
+    }
+
+    #[test]
+    fn hello_announces_advanced_features_only_when_asked() {
+        let roles = |m: Message| {
+            let Message::Hello(h) = m else { panic!() };
+            h.details.get("roles").and_then(Value::as_dict).cloned().unwrap()
+        };
+        let basic = roles(hello("realm1", Features::default()));
+        for role in ["publisher", "subscriber", "caller", "callee"] {
+            assert_eq!(basic.get(role), Some(&Value::Dict(Dict::new())), "{role}");
+        }
+        let features = Features { progressive_call_results: true, shared_registration: true };
+        let advanced = roles(hello("realm1", features));
+        let of = |role: &str| advanced.get(role).and_then(Value::as_dict).and_then(|d| d.get("features")).cloned();
+        assert_eq!(of("caller"), Some(Value::Dict(Dict::new().with("progressive_call_results", true))));
+        let callee = Dict::new()
+            .with("progressive_call_results", true)
+            .with("call_canceling", true)
+            .with("shared_registration", true);
+        assert_eq!(of("callee"), Some(Value::Dict(callee)));
+        assert_eq!(of("publisher"), None);
+        let shared_only = roles(hello("r", Features { progressive_call_results: false, shared_registration: true }));
+        assert_eq!(shared_only.get("caller"), Some(&Value::Dict(Dict::new())));
+        for ser in Serializer::ALL {
+            let mut out = Vec::new();
+            control(ser, &hello("realm1", features), &mut out).unwrap();
+            let Message::Hello(h) = decode(ser, &out) else { panic!() };
+            assert_eq!(h.realm, "realm1");
         }
     }
 }

@@ -2,14 +2,15 @@
 //!
 //! Owns: reading just what the load generator needs out of EVENT, RESULT, INVOCATION and
 //! ERROR (type code, ids, the `[ts, seq]` at the front of Arguments, the span of the payload to
-//! echo) in place, for each serializer. Everything else is only classified by its type code and
+//! echo, the one flag of Details that matters: RESULT's `progress` and INVOCATION's
+//! `receive_progress`) in place, for each serializer. Everything else is only classified by its type code and
 //! left to wampyard's full decoder. Never: allocates, copies, or validates what it skips beyond
 //! what is needed to find the next element.
 
 use wampyard::codec::Serializer;
 use wampyard::wamp::message::code;
 
-use super::encode::Echo;
+use super::encode::{Echo, PROGRESS, RECEIVE_PROGRESS};
 
 /// Deepest nesting the skipper follows; deeper input is treated as malformed.
 const MAX_DEPTH: usize = 64;
@@ -19,12 +20,16 @@ const MAX_DEPTH: usize = 64;
 pub(crate) enum Scanned<'a> {
     /// EVENT; `[ts, seq]` when Arguments starts with two non-negative integers.
     Event(Option<(u64, u64)>),
-    /// RESULT; `[ts, seq]` as for EVENT.
+    /// RESULT without `progress: true` in Details (a final result); `[ts, seq]` as for EVENT.
     Result(Option<(u64, u64)>),
+    /// RESULT with `progress: true` in Details (a progressive result); `[ts, seq]` as for EVENT.
+    Progress(Option<(u64, u64)>),
     /// INVOCATION: its request id and the payload to echo.
     Invocation {
         /// INVOCATION.Request.
         request: u64,
+        /// Details has `receive_progress: true`: the caller takes progressive results.
+        receive_progress: bool,
         /// Arguments and ArgumentsKw as received.
         echo: Echo<'a>,
     },
@@ -58,6 +63,8 @@ trait Cursor<'a> {
     fn uint(&mut self) -> Option<u64>;
     /// Steps over the next element.
     fn skip(&mut self) -> Option<()>;
+    /// Steps over the next element, a dict, and tells whether it maps `key` to `true`.
+    fn flag(&mut self, key: &str) -> Option<bool>;
     /// The remaining elements of the top-level list, which has `len` elements (when known) of
     /// which `read` were consumed.
     fn rest(&mut self, len: Option<usize>, read: usize) -> Option<Echo<'a>>;
@@ -76,15 +83,18 @@ fn scan_with<'a, C: Cursor<'a>>(mut c: C) -> Option<Scanned<'a>> {
         }
         code::RESULT => {
             c.uint()?;
-            c.skip()?;
-            Some(Scanned::Result(ts_seq(&mut c)))
+            if c.flag(PROGRESS)? {
+                Some(Scanned::Progress(ts_seq(&mut c)))
+            } else {
+                Some(Scanned::Result(ts_seq(&mut c)))
+            }
         }
         code::INVOCATION => {
             let request = c.uint()?;
             c.uint()?;
-            c.skip()?;
+            let receive_progress = c.flag(RECEIVE_PROGRESS)?;
             let echo = c.rest(len, 4)?;
-            Some(Scanned::Invocation { request, echo })
+            Some(Scanned::Invocation { request, receive_progress, echo })
         }
         code::ERROR => {
             let request_type = c.uint()?;
@@ -228,6 +238,45 @@ impl<'a> Cursor<'a> for MsgPack<'a> {
         Some(())
     }
 
+    fn flag(&mut self, key: &str) -> Option<bool> {
+        let n = match self.byte()? {
+            // The empty map: Details of almost every RESULT and INVOCATION.
+            0x80 => return Some(false),
+            t @ 0x81..=0x8f => u64::from(t & 0x0f),
+            0xde => self.be(2)?,
+            0xdf => self.be(4)?,
+            _ => return None,
+        };
+        let mut found = false;
+        for _ in 0..n {
+            let start = self.p;
+            let len = match self.byte()? {
+                t @ 0xa0..=0xbf => Some(u64::from(t & 0x1f)),
+                0xd9 => Some(self.be(1)?),
+                0xda => Some(self.be(2)?),
+                0xdb => Some(self.be(4)?),
+                _ => None,
+            };
+            let is_key = match len {
+                Some(len) => {
+                    let at = self.p;
+                    self.advance(len)?;
+                    self.b.get(at..self.p) == Some(key.as_bytes())
+                }
+                None => {
+                    self.p = start;
+                    self.skip()?;
+                    false
+                }
+            };
+            if is_key {
+                found = self.b.get(self.p) == Some(&0xc3);
+            }
+            self.skip()?;
+        }
+        Some(found)
+    }
+
     fn rest(&mut self, len: Option<usize>, read: usize) -> Option<Echo<'a>> {
         let count = len?.checked_sub(read)?;
         Some(Echo { bytes: self.b.get(self.p..)?, count })
@@ -315,6 +364,47 @@ impl<'a> Cursor<'a> for Cbor<'a> {
         self.skip_depth(0)
     }
 
+    fn flag(&mut self, key: &str) -> Option<bool> {
+        let n = match self.head()? {
+            (5, Some(0)) => return Some(false),
+            (5, n) => n,
+            _ => return None,
+        };
+        let mut found = false;
+        let mut i = 0u64;
+        loop {
+            match n {
+                Some(n) if i == n => break,
+                None if *self.b.get(self.p)? == CBOR_BREAK => {
+                    self.p += 1;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+            let start = self.p;
+            let is_key = match self.head()? {
+                (3, Some(len)) => {
+                    let len = usize::try_from(len).ok()?;
+                    let text = self.b.get(self.p..)?.get(..len)?;
+                    self.p += len;
+                    text == key.as_bytes()
+                }
+                _ => {
+                    self.p = start;
+                    self.skip()?;
+                    false
+                }
+            };
+            if is_key {
+                // The simple value true.
+                found = self.b.get(self.p) == Some(&0xf5);
+            }
+            self.skip()?;
+        }
+        Some(found)
+    }
+
     fn rest(&mut self, len: Option<usize>, read: usize) -> Option<Echo<'a>> {
         let start = self.p;
         match len {
@@ -369,32 +459,10 @@ impl Json<'_> {
             }
         }
     }
-}
 
-impl<'a> Cursor<'a> for Json<'a> {
-    fn list(&mut self) -> Option<Option<usize>> {
-        if self.element()? != b'[' {
-            return None;
-        }
-        self.p += 1;
-        self.first = true;
-        Some(None)
-    }
-
-    fn uint(&mut self) -> Option<u64> {
-        self.element()?;
-        let start = self.p;
-        let mut v: u64 = 0;
-        while let Some(d) = self.b.get(self.p).filter(|d| d.is_ascii_digit()) {
-            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.p += 1;
-        }
-        let integral = !matches!(self.b.get(self.p), Some(b'.' | b'e' | b'E'));
-        (self.p > start && integral).then_some(v)
-    }
-
-    fn skip(&mut self) -> Option<()> {
-        match self.element()? {
+    /// Steps over the element that starts at the current position.
+    fn skip_value(&mut self) -> Option<()> {
+        match *self.b.get(self.p)? {
             b'"' => self.skip_string(),
             b'[' | b'{' => {
                 let mut depth = 0usize;
@@ -425,6 +493,70 @@ impl<'a> Cursor<'a> for Json<'a> {
             }
         }
     }
+}
+
+impl<'a> Cursor<'a> for Json<'a> {
+    fn list(&mut self) -> Option<Option<usize>> {
+        if self.element()? != b'[' {
+            return None;
+        }
+        self.p += 1;
+        self.first = true;
+        Some(None)
+    }
+
+    fn uint(&mut self) -> Option<u64> {
+        self.element()?;
+        let start = self.p;
+        let mut v: u64 = 0;
+        while let Some(d) = self.b.get(self.p).filter(|d| d.is_ascii_digit()) {
+            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.p += 1;
+        }
+        let integral = !matches!(self.b.get(self.p), Some(b'.' | b'e' | b'E'));
+        (self.p > start && integral).then_some(v)
+    }
+
+    fn skip(&mut self) -> Option<()> {
+        self.element()?;
+        self.skip_value()
+    }
+
+    fn flag(&mut self, key: &str) -> Option<bool> {
+        if self.element()? != b'{' {
+            return None;
+        }
+        self.p += 1;
+        let mut found = false;
+        loop {
+            self.ws();
+            match *self.b.get(self.p)? {
+                b'}' => {
+                    self.p += 1;
+                    return Some(found);
+                }
+                b',' => self.p += 1,
+                b'"' => {
+                    let start = self.p + 1;
+                    self.skip_string()?;
+                    let is_key = self.b.get(start..self.p - 1) == Some(key.as_bytes());
+                    self.ws();
+                    if self.b.get(self.p) != Some(&b':') {
+                        return None;
+                    }
+                    self.p += 1;
+                    self.ws();
+                    if is_key {
+                        let rest = self.b.get(self.p..)?;
+                        found = rest.starts_with(b"true")
+                            && matches!(rest.get(4), Some(b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n'));
+                    }
+                    self.skip_value()?;
+                }
+                _ => return None,
+            }
+        }
+    }
 
     fn rest(&mut self, _len: Option<usize>, _read: usize) -> Option<Echo<'a>> {
         self.ws();
@@ -445,9 +577,9 @@ impl<'a> Cursor<'a> for Json<'a> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use wampyard::codec::PayloadCodec;
     use crate::wire::encode;
     use bytes::Bytes;
+    use wampyard::codec::PayloadCodec;
     use wampyard::codec::{self, Payload};
     use wampyard::wamp::message as m;
     use wampyard::wamp::{Dict, Id, Message, Value};
@@ -539,10 +671,12 @@ mod tests {
                     payload: payload.clone(),
                 });
                 let bytes = encoded(ser, &msg);
-                let Some(Scanned::Invocation { request, echo }) = scan(ser, &bytes) else { panic!("{ser}") };
+                let Some(Scanned::Invocation { request, receive_progress: false, echo }) = scan(ser, &bytes) else {
+                    panic!("{ser}")
+                };
                 assert_eq!(request, 3000);
                 let mut out = Vec::new();
-                encode::yield_echo(ser, request, echo, &mut out);
+                encode::yield_echo(ser, request, None, echo, &mut out);
                 let Message::Yield(y) = codec::decode(ser, Bytes::from(out)).unwrap() else { panic!() };
                 assert_eq!(y.request.get(), 3000);
                 assert_eq!(y.payload.to_values().unwrap(), payload.to_values().unwrap(), "{ser}");
@@ -554,7 +688,7 @@ mod tests {
     fn indefinite_length_cbor_invocation_is_echoed() {
         // [68, 1, 2, {}, [7]] with the outer list and the args list of indefinite length.
         let bytes = [0x9f, 0x18, 0x44, 0x01, 0x02, 0xa0, 0x9f, 0x07, 0xff, 0xff];
-        let Some(Scanned::Invocation { request, echo }) = scan(Serializer::Cbor, &bytes) else { panic!() };
+        let Some(Scanned::Invocation { request, echo, .. }) = scan(Serializer::Cbor, &bytes) else { panic!() };
         assert_eq!(request, 1);
         assert_eq!(echo, Echo { bytes: &[0x9f, 0x07, 0xff], count: 1 });
     }
@@ -564,7 +698,7 @@ mod tests {
         let text = b" [ 36 , 1 , 2 , { \"a\" : [ 1 , \"]\" ] } , [ 10 , 20 , \"x\" ] ] ";
         assert_eq!(scan(Serializer::Json, text), Some(Scanned::Event(Some((10, 20)))));
         let inv = b"[68, 4, 5, {}, [1, 2], {\"k\": 1} ]";
-        let Some(Scanned::Invocation { request: 4, echo }) = scan(Serializer::Json, inv) else { panic!() };
+        let Some(Scanned::Invocation { request: 4, echo, .. }) = scan(Serializer::Json, inv) else { panic!() };
         assert_eq!(echo.bytes, b"[1, 2], {\"k\": 1}");
     }
 
@@ -593,6 +727,107 @@ mod tests {
                 // JSON numbers cut short still parse (as a smaller number); framing guarantees
                 // whole messages, so what matters is no panic and no invented [ts, seq].
                 assert!(!matches!(scan(ser, &bytes[..cut]), Some(Scanned::Event(Some(_)))), "{ser} cut {cut}");
+            }
+        }
+    }
+
+    fn result(details: Dict) -> Message {
+        Message::Result(m::CallResult {
+            request: Id::new(5).unwrap(),
+            details,
+            payload: args(vec![Value::UInt(9), Value::UInt(10), Value::from("f")]),
+        })
+    }
+
+    #[test]
+    fn progressive_results_are_told_from_final_ones_in_every_serializer() {
+        for ser in Serializer::ALL {
+            let progressive = [
+                Dict::new().with("progress", true),
+                nested_details().with("progress", true),
+                Dict::new().with("progress", true).with("z", Value::List(vec![Value::Null])),
+            ];
+            for details in progressive {
+                let bytes = encoded(ser, &result(details.clone()));
+                assert_eq!(scan(ser, &bytes), Some(Scanned::Progress(Some((9, 10)))), "{ser} {details:?}");
+            }
+            let final_ = [
+                Dict::new(),
+                Dict::new().with("progress", false),
+                Dict::new().with("progressive", true).with("progres", true),
+                Dict::new().with("x", Dict::new().with("progress", true)),
+                Dict::new().with("progress", "true"),
+                Dict::new().with("progress", 1u64),
+                nested_details(),
+            ];
+            for details in final_ {
+                let bytes = encoded(ser, &result(details.clone()));
+                assert_eq!(scan(ser, &bytes), Some(Scanned::Result(Some((9, 10)))), "{ser} {details:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn invocation_tells_whether_the_caller_takes_progressive_results() {
+        for ser in Serializer::ALL {
+            for (details, want) in [
+                (Dict::new(), false),
+                (Dict::new().with("receive_progress", true), true),
+                (nested_details().with("receive_progress", true).with("caller", 123u64), true),
+                (Dict::new().with("receive_progress", false), false),
+                (Dict::new().with("progress", true), false),
+            ] {
+                let msg = Message::Invocation(m::Invocation {
+                    request: Id::new(41).unwrap(),
+                    registration: Id::new(8).unwrap(),
+                    details: details.clone(),
+                    payload: args(vec![Value::UInt(1), Value::UInt(2)]),
+                });
+                let bytes = encoded(ser, &msg);
+                let Some(Scanned::Invocation { request: 41, receive_progress, echo }) = scan(ser, &bytes) else {
+                    panic!("{ser}")
+                };
+                assert_eq!(receive_progress, want, "{ser} {details:?}");
+                let mut out = Vec::new();
+                encode::yield_echo(ser, 41, None, echo, &mut out);
+                let Message::Yield(y) = codec::decode(ser, Bytes::from(out)).unwrap() else { panic!() };
+                assert_eq!(y.payload.to_values().unwrap().0, vec![Value::UInt(1), Value::UInt(2)], "{ser}");
+            }
+        }
+    }
+
+    #[test]
+    fn details_flags_are_found_in_unusual_encodings() {
+        // MessagePack map16 with a non-string key first: [50, 5, {1: 2, "progress": true}, [3, 4]].
+        let mp = [
+            0x94, 0x32, 0x05, 0xde, 0x00, 0x02, 0x01, 0x02, 0xa8, b'p', b'r', b'o', b'g', b'r', b'e', b's', b's', 0xc3,
+            0x92, 0x03, 0x04,
+        ];
+        assert_eq!(scan(Serializer::MsgPack, &mp), Some(Scanned::Progress(Some((3, 4)))));
+        // CBOR indefinite-length map: [50, 5, {_ "progress": true}, [3, 4]].
+        let cbor = [
+            0x84, 0x18, 0x32, 0x05, 0xbf, 0x68, b'p', b'r', b'o', b'g', b'r', b'e', b's', b's', 0xf5, 0xff, 0x82, 0x03,
+            0x04,
+        ];
+        assert_eq!(scan(Serializer::Cbor, &cbor), Some(Scanned::Progress(Some((3, 4)))));
+        let json = b"[50 , 5 , { \"a\" : \"progress\" , \"progress\" : true } , [3, 4]]";
+        assert_eq!(scan(Serializer::Json, json), Some(Scanned::Progress(Some((3, 4)))));
+        let json = b"[50,5,{\"progress\":trueish},[3,4]]";
+        assert_eq!(scan(Serializer::Json, json), Some(Scanned::Result(Some((3, 4)))));
+        let json = b"[50,5,{\"progress\":true}";
+        assert_eq!(scan(Serializer::Json, json), Some(Scanned::Progress(None)));
+        assert_eq!(scan(Serializer::Json, b"[50,5,{\"progress\" true},[3,4]]"), None);
+    }
+
+    #[test]
+    fn truncated_results_are_rejected_not_misread() {
+        for ser in Serializer::ALL {
+            let bytes = encoded(ser, &result(nested_details().with("progress", true)));
+            for cut in 0..bytes.len() / 2 {
+                assert!(
+                    !matches!(scan(ser, &bytes[..cut]), Some(Scanned::Result(Some(_)) | Scanned::Progress(Some(_)))),
+                    "{ser} cut {cut}"
+                );
             }
         }
     }
