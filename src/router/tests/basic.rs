@@ -149,6 +149,7 @@ fn mixed_serializers_get_identical_payloads() {
             assert_eq!(ev.len(), 1, "{:?}", c.ser);
             assert_eq!(args_of(&ev[0].payload), args, "{:?}", c.ser);
         }
+        sim.finish();
     }
 }
 
@@ -366,6 +367,7 @@ fn events_keep_publisher_order_across_topics_on_every_interleaving() {
         sorted.sort();
         assert_eq!(seen, sorted, "seed {seed}");
         assert_eq!(seen.len(), 50, "x and y twice (exact + prefix), z once");
+        sim.finish();
     }
 }
 
@@ -396,6 +398,7 @@ fn subscribed_is_sent_only_after_every_shard_applied_the_subscription() {
             sim.publish(p, "com.causal", vec![], Dict::new());
         }
         assert_eq!(events(&sub).len(), 3, "seed {seed}");
+        sim.finish();
     }
 }
 
@@ -436,6 +439,7 @@ fn registered_precedes_every_invocation() {
         let got = recv(&callee);
         assert!(called);
         assert!(matches!(got.as_slice(), [Message::Registered(_), Message::Invocation(_)]), "seed {seed}: {got:?}");
+        sim.finish();
     }
 }
 
@@ -477,4 +481,5 @@ fn strict_realm_refuses_uppercase_topics() {
     sim.send(&c, Message::Subscribe(m::Subscribe { request, options: Dict::new(), topic: "com.Upper".into() }));
     let Message::Error(e) = one(&c) else { panic!("unexpected message") };
     assert_eq!(e.error, "wamp.error.invalid_uri");
+    sim.finish();
 }

@@ -667,3 +667,75 @@ fn a_caller_that_leaves_mid_call_gets_its_callee_interrupted_and_leaves_nothing_
         sim.advance(Duration::from_secs(2));
     });
 }
+
+/// One step of a call's life, as the test drives it.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Call,
+    Progress,
+    CancelKill,
+    Answer,
+}
+
+#[test]
+fn caller_or_callee_leaving_at_any_step_of_a_call_leaves_nothing_behind() {
+    let steps = [Step::Call, Step::Progress, Step::CancelKill, Step::Answer];
+    for shards in 1..=3 {
+        for seed in [3, 11, 29] {
+            for leave_after in 0..=steps.len() {
+                for caller_leaves in [true, false] {
+                    let mut sim = Sim::new(shards, seed);
+                    let ser = crate::codec::Serializer::Json;
+                    let mut e = callee(&mut sim, shards - 1, ser);
+                    let mut c = caller(&mut sim, 0, ser);
+                    sim.register(&mut e, "com.life", "exact").unwrap();
+                    let mut req = Id::ZERO;
+                    let mut inv = Id::ZERO;
+                    for step in &steps[..leave_after] {
+                        match step {
+                            Step::Call => {
+                                let options = Dict::new().with("receive_progress", true).with("timeout", 1000u64);
+                                req = Sim::request(&mut c);
+                                let call = m::Call {
+                                    request: req,
+                                    options,
+                                    procedure: "com.life".into(),
+                                    payload: Payload::Empty,
+                                };
+                                sim.send_unrun(&c, Message::Call(call));
+                            }
+                            Step::Progress => sim.send_unrun(&e, yield_msg(inv, vec![], progress())),
+                            Step::CancelKill => sim.send_unrun(&c, cancel(req, "kill")),
+                            Step::Answer => sim.send_unrun(&e, invocation_error(inv, "wamp.error.canceled")),
+                        }
+                        sim.run();
+                        if let Step::Call = step {
+                            inv = invocation(&e).request;
+                        }
+                    }
+                    let _ = (recv(&c), recv(&e));
+                    let (leaving, staying) = if caller_leaves { (&c, &e) } else { (&e, &c) };
+                    sim.close_unrun(leaving);
+                    sim.advance(Duration::from_secs(2));
+                    let got = recv(staying);
+                    let call_open = (1..steps.len()).contains(&leave_after);
+                    match (caller_leaves, call_open) {
+                        // The clock moves before the callee's shard reports the departure, so the
+                        // timeout may win: either way the caller gets exactly one answer.
+                        (false, true) => assert!(
+                            matches!(got.as_slice(), [Message::Error(err)]
+                                if err.error == "wamp.error.canceled" || err.error == "wamp.error.timeout"),
+                            "{shards} shards, seed {seed}, callee left after {leave_after} steps: {got:?}"
+                        ),
+                        (true, true) if leave_after < 3 => assert!(
+                            matches!(got.as_slice(), [Message::Interrupt(_)]),
+                            "{shards} shards, seed {seed}, caller left after {leave_after} steps: {got:?}"
+                        ),
+                        _ => assert!(got.is_empty(), "{shards} shards, seed {seed}, after {leave_after}: {got:?}"),
+                    }
+                    sim.finish();
+                }
+            }
+        }
+    }
+}
