@@ -21,7 +21,7 @@ impl Router {
         let Message::Hello(hello) = message else {
             return Err(Violation::BeforeHello(message.name()));
         };
-        let Some(realm) = self.realms.find(&hello.realm) else {
+        let Some((realm, config)) = self.realms.find(&hello.realm).and_then(|i| Some((i, self.realms.get(i)?))) else {
             self.abort(key, ErrorUri::NoSuchRealm, "no such realm");
             return Ok(());
         };
@@ -43,7 +43,7 @@ impl Router {
         if let State::AwaitingHello { deadline } = s.state {
             self.timers.disarm(deadline, timers::Timer::Hello(key));
         }
-        s.state = State::Established(Box::new(Joined::new(id, realm, identity, roles)));
+        s.state = State::Established(Joined::new(id, config, realm, identity, roles));
         self.by_id.insert(id, key);
         self.send(key, &Message::Welcome(msg::Welcome { session: id, details }), MessageClass::Control);
         Ok(())

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config::RealmConfig;
 use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
 use crate::wamp::options::ClientRoles;
@@ -46,9 +47,9 @@ pub enum State {
         deadline: Instant,
     },
     /// WELCOME sent; the session may publish, subscribe, call and register.
-    Established(Box<Joined>),
+    Established(Joined),
     /// The router sent GOODBYE and waits for the peer's GOODBYE; routing goes on until then.
-    Closing(Box<Joined>),
+    Closing(Joined),
     /// Over: ABORT or GOODBYE exchanged, or the transport is gone. Nothing more is routed.
     Closed,
 }
@@ -95,14 +96,16 @@ pub struct Joined {
     /// by one where the realm asks for sequential request ids, and to tell a late progressive
     /// CALL of a finished call from a new one.
     pub last_request: u64,
+    /// The realm requires request ids to count up by one (`sequential_request_ids`).
+    pub sequential_requests: bool,
 }
 
 impl Joined {
-    /// A session that just joined `realm` as `id`.
-    pub fn new(id: Id, realm: RealmIdx, identity: Identity, roles: ClientRoles) -> Joined {
+    /// A session that just joined `realm` (configured as `realm`, at index `realm_idx`) as `id`.
+    pub fn new(id: Id, realm: &RealmConfig, realm_idx: RealmIdx, identity: Identity, roles: ClientRoles) -> Joined {
         Joined {
             id,
-            realm,
+            realm: realm_idx,
             identity,
             roles,
             subscriptions: HashSet::new(),
@@ -111,6 +114,7 @@ impl Joined {
             invocations: IdMap::default(),
             invocation_ids: SessionScopeIds::default(),
             last_request: 0,
+            sequential_requests: realm.sequential_request_ids,
         }
     }
 }
@@ -168,7 +172,7 @@ impl Session {
 
     /// Ends a joined session: the state becomes `Closed` and what it held is returned for
     /// cleanup. Any other state is left as it is.
-    pub fn leave(&mut self) -> Option<Box<Joined>> {
+    pub fn leave(&mut self) -> Option<Joined> {
         self.joined()?;
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Established(j) | State::Closing(j) => Some(j),

@@ -15,7 +15,7 @@ use super::super::builtin::Builtin;
 use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
 use super::super::timers::Timer;
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
-use super::ReplicaReg;
+use super::Route;
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Joined, MessageClass, OutCall, Reroute, ShardId};
 use crate::wamp::message::{self as msg, code};
@@ -69,11 +69,9 @@ fn can_cancel(c: &CalleeRef) -> bool {
 /// A CALL matched to a registration and a callee, ready to be recorded and sent.
 struct Routed {
     request: Id,
-    reg: ReplicaReg,
-    policy: MatchPolicy,
-    callee: CalleeRef,
+    route: Route,
     options: CallOptions,
-    procedure: Arc<str>,
+    procedure: String,
     payload: Payload,
 }
 
@@ -143,18 +141,12 @@ impl Router {
             self.answer_builtin(key, m.request, realm, &m.procedure, &m.payload);
             return Ok(());
         }
-        let found =
-            self.dealer.get(realm).and_then(|d| d.replica.best_match(&m.procedure)).map(|(r, p)| (r.clone(), p));
-        let Some((reg, policy)) = found else {
+        let Some(route) = self.dealer.get_mut(realm).and_then(|d| d.route(&m.procedure, &mut self.rng, &[])) else {
             let e = ErrorUri::NoSuchProcedure;
             self.send_error(key, code::CALL, m.request, e, "no callee registered the procedure");
             return Ok(());
         };
-        let Some(callee) = self.choose_callee(realm, &reg, &[]) else {
-            let e = ErrorUri::NoSuchProcedure;
-            self.send_error(key, code::CALL, m.request, e, "no callee registered the procedure");
-            return Ok(());
-        };
+        let callee = route.callee;
         let refused = if options.progress && !callee.features.contains(Features::CALLEE_PROGRESSIVE_INVOCATIONS) {
             Some("the callee does not take progressive call invocations")
         } else if options.ppt.is_some() && !callee.features.contains(Features::CALLEE_PPT) {
@@ -166,8 +158,7 @@ impl Router {
             self.send_error(key, code::CALL, m.request, ErrorUri::FeatureNotSupported, why);
             return Ok(());
         }
-        let procedure: Arc<str> = Arc::from(m.procedure);
-        let routed = Routed { request: m.request, reg, policy, callee, options, procedure, payload: m.payload };
+        let routed = Routed { request: m.request, route, options, procedure: m.procedure, payload: m.payload };
         self.start_call(key, routed, sink);
         Ok(())
     }
@@ -189,20 +180,22 @@ impl Router {
 
     /// Records a new call on the caller's shard, arms its timer and sends it to its callee.
     fn start_call(&mut self, key: ConnKey, r: Routed, sink: &mut dyn Sink) {
-        let Routed { request, reg, policy, callee, options, procedure, payload } = r;
+        let Routed { request, route, options, procedure, payload } = r;
+        let callee = route.callee;
         let now = self.now;
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
-        let details = invocation_details(&options, &callee, j, &procedure, policy);
+        let details = invocation_details(&options, &callee, j, &procedure, route.policy);
         let timer = (options.timeout_ms > 0 && !callee.forward_timeout).then(|| {
             let after = Duration::from_millis(options.timeout_ms);
             (after, now + after)
         });
-        let reroute = (reg.callees.len() > 1 && !options.progress).then(|| {
+        let reroute = (route.shared && !options.progress).then(|| {
+            let procedure = Arc::from(procedure);
             Box::new(Reroute { procedure, options: options.clone(), payload: payload.clone(), tried: Vec::new() })
         });
         let call = OutCall {
             callee,
-            registration: reg.id,
+            registration: route.registration,
             receive_progress: options.receive_progress,
             streaming: options.progress,
             timer,
@@ -212,7 +205,7 @@ impl Router {
         j.calls.insert(request, call);
         let inv = Invoke {
             realm: j.realm,
-            registration: reg.id,
+            registration: route.registration,
             callee: callee.session,
             caller_shard: self.shard,
             caller: j.id,
@@ -314,13 +307,23 @@ impl Router {
             self.stats.late_answers_dropped += 1;
             return;
         };
+        let request = done.call_request;
+        if let CallOutcome::Result { progress: false, .. } = &done.outcome {
+            // The common case first, with one lookup: the final result ends the call.
+            let CallOutcome::Result { details, payload, .. } = done.outcome else { return };
+            if self.end_call(key, request).is_none() {
+                self.stats.late_answers_dropped += 1;
+                return;
+            }
+            let result = Message::Result(msg::CallResult { request, details, payload });
+            return self.send(key, &result, MessageClass::Control);
+        }
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return };
         let realm = j.realm;
-        let Some(call) = j.calls.get_mut(&done.call_request) else {
+        let Some(call) = j.calls.get_mut(&request) else {
             self.stats.late_answers_dropped += 1;
             return;
         };
-        let request = done.call_request;
         match done.outcome {
             CallOutcome::Result { details, payload, progress: true } => {
                 if !call.receive_progress {
@@ -336,11 +339,7 @@ impl Router {
                 let result = Message::Result(msg::CallResult { request, details, payload });
                 self.send(key, &result, MessageClass::Control);
             }
-            CallOutcome::Result { details, payload, progress: false } => {
-                self.end_call(key, request);
-                let result = Message::Result(msg::CallResult { request, details, payload });
-                self.send(key, &result, MessageClass::Control);
-            }
+            CallOutcome::Result { progress: false, .. } => {}
             CallOutcome::Error { details, error, payload } => {
                 let unavailable = &*error == ErrorUri::Unavailable.uri();
                 if unavailable && self.reroute(key, request, realm, done.callee, sink) {
@@ -385,14 +384,12 @@ impl Router {
         let Some(r) = call.reroute.as_mut() else { return false };
         r.tried.push(busy);
         let (procedure, tried) = (r.procedure.clone(), r.tried.clone());
-        let found = self.dealer.get(realm).and_then(|d| d.replica.best_match(&procedure));
-        let Some((reg, policy)) = found.filter(|(reg, _)| reg.id == registration).map(|(r, p)| (r.clone(), p)) else {
-            return false;
-        };
-        let Some(callee) = self.choose_callee(realm, &reg, &tried) else { return false };
+        let route = self.dealer.get_mut(realm).and_then(|d| d.route(&procedure, &mut self.rng, &tried));
+        let Some(route) = route.filter(|r| r.registration == registration) else { return false };
+        let callee = route.callee;
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return false };
         let Some(r) = j.calls.get(&request).and_then(|c| c.reroute.as_ref()) else { return false };
-        let details = invocation_details(&r.options, &callee, j, &procedure, policy);
+        let details = invocation_details(&r.options, &callee, j, &procedure, route.policy);
         let payload = r.payload.clone();
         let caller = j.id;
         if let Some(call) = j.calls.get_mut(&request) {

@@ -154,11 +154,10 @@ impl Router {
             return Err(Violation::PassthruNotAnnounced);
         }
         let callee = j.id;
-        let Some(record) = j.invocations.get(&m.request).copied() else {
-            return Err(Violation::UnknownInvocation);
-        };
+        let record =
+            if options.progress { j.invocations.get(&m.request).copied() } else { j.invocations.remove(&m.request) };
+        let Some(record) = record else { return Err(Violation::UnknownInvocation) };
         if !options.progress {
-            j.invocations.remove(&m.request);
             self.unindex(&record);
         }
         if record.abandoned || (options.progress && !record.receive_progress) {

@@ -22,6 +22,7 @@ mod invocation;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rand::rngs::StdRng;
 use rand::RngExt;
 
 use super::agree::Waiting;
@@ -180,39 +181,60 @@ impl Router {
             self.send_error(p.key, code::REGISTER, p.request, error, message);
         }
     }
+}
 
-    /// The callee for a call to `reg` in `realm`, by the registration's policy, skipping the
-    /// callees in `tried`.
-    fn choose_callee(&mut self, realm: RealmIdx, reg: &ReplicaReg, tried: &[Id]) -> Option<CalleeRef> {
-        let untried = |c: &&CalleeRef| !tried.contains(&c.session);
-        match reg.invoke {
-            InvokePolicy::Single | InvokePolicy::First => reg.callees.iter().find(untried).copied(),
-            InvokePolicy::Last => reg.callees.iter().rev().find(untried).copied(),
-            InvokePolicy::Random => {
-                let candidates: Vec<&CalleeRef> = reg.callees.iter().filter(untried).collect();
-                if candidates.is_empty() {
-                    return None;
-                }
-                let at = self.rng.random_range(0..candidates.len());
-                candidates.get(at).copied().copied()
+impl DealerRealm {
+    /// The registration a CALL to `procedure` goes to, and the callee it goes to by the
+    /// registration's policy, skipping the callees in `tried`. Chooses without cloning the
+    /// replica entry: this runs for every CALL.
+    fn route(&mut self, procedure: &str, rng: &mut StdRng, tried: &[Id]) -> Option<Route> {
+        let (reg, policy) = self.replica.best_match(procedure)?;
+        let callee = choose(reg, &mut self.cursors, rng, tried)?;
+        Some(Route { registration: reg.id, shared: reg.callees.len() > 1, policy, callee })
+    }
+}
+
+/// Where a CALL goes: its registration and callee.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Route {
+    registration: Id,
+    /// The registration has several callees (a reroute may try another).
+    shared: bool,
+    /// How the registration matched the procedure.
+    policy: MatchPolicy,
+    /// The callee chosen.
+    callee: CalleeRef,
+}
+
+/// The callee for a call to `reg`, by the registration's policy, skipping those in `tried`.
+fn choose(reg: &ReplicaReg, cursors: &mut HashMap<Id, Cursor>, rng: &mut StdRng, tried: &[Id]) -> Option<CalleeRef> {
+    let untried = |c: &&CalleeRef| !tried.contains(&c.session);
+    match reg.invoke {
+        InvokePolicy::Single | InvokePolicy::First => reg.callees.iter().find(untried).copied(),
+        InvokePolicy::Last => reg.callees.iter().rev().find(untried).copied(),
+        InvokePolicy::Random => {
+            let candidates: Vec<&CalleeRef> = reg.callees.iter().filter(untried).collect();
+            if candidates.is_empty() {
+                return None;
             }
-            InvokePolicy::RoundRobin => {
-                let d = self.dealer.get_mut(realm)?;
-                let n = reg.callees.len();
-                let start = match d.cursors.get(&reg.id) {
-                    Some(c) => match reg.callees.iter().position(|x| x.session == c.last) {
-                        Some(p) => p + 1,
-                        None => c.index,
-                    },
-                    None => 0,
-                };
-                let (index, callee) = (0..n)
-                    .map(|k| (start + k) % n)
-                    .filter_map(|i| reg.callees.get(i).map(|c| (i, c)))
-                    .find(|(_, c)| untried(c))?;
-                d.cursors.insert(reg.id, Cursor { last: callee.session, index });
-                Some(*callee)
-            }
+            let at = rng.random_range(0..candidates.len());
+            candidates.get(at).copied().copied()
+        }
+        InvokePolicy::RoundRobin => {
+            let n = reg.callees.len();
+            let start = match cursors.get(&reg.id) {
+                Some(c) => match reg.callees.iter().position(|x| x.session == c.last) {
+                    Some(p) => p + 1,
+                    None => c.index,
+                },
+                None => 0,
+            };
+            let (index, callee) = (0..n)
+                .map(|k| (start + k) % n)
+                .filter_map(|i| reg.callees.get(i).map(|c| (i, c)))
+                .find(|(_, c)| untried(c))?;
+            cursors.insert(reg.id, Cursor { last: callee.session, index });
+            Some(*callee)
         }
     }
 }
