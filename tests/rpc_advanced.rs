@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use wampyard::codec::{Payload, Serializer};
-use wampyard::config::{DEFAULT_MAX_CALLS_PER_SESSION, DEFAULT_MAX_INVOCATIONS_PER_SESSION};
 use wampyard::wamp::message as m;
 use wampyard::wamp::{Dict, Id, Message, Value};
 
@@ -916,7 +915,7 @@ fn a_yield_for_a_finished_invocation_is_a_protocol_violation() {
 #[test]
 fn a_callee_that_never_answers_bounds_the_router_at_its_invocation_limit() {
     matrix(|r, kind, ser| {
-        let limit = DEFAULT_MAX_INVOCATIONS_PER_SESSION;
+        let limit = MAX_INVOCATIONS_PER_SESSION;
         let procedure = uri("adv.never", kind, ser, r);
         let mut e = Client::join(r, On::Last, kind, ser);
         e.register(&procedure, Dict::new()).unwrap();
@@ -957,7 +956,7 @@ fn a_callee_that_never_answers_bounds_the_router_at_its_invocation_limit() {
 #[test]
 fn a_caller_past_its_call_limit_gets_limit_reached_naming_max_calls_per_session() {
     matrix(|r, kind, ser| {
-        let limit = DEFAULT_MAX_CALLS_PER_SESSION;
+        let limit = MAX_CALLS_PER_SESSION;
         let p1 = uri("adv.callcap1", kind, ser, r);
         let p2 = uri("adv.callcap2", kind, ser, r);
         let mut e1 = Client::join(r, On::Last, kind, ser);

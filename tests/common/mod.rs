@@ -22,6 +22,12 @@ use wampyard::shard::{BoundAddr, Server};
 use wampyard::wamp::message as m;
 use wampyard::wamp::{Dict, Id, Message, Value};
 
+/// `limits.max_calls_per_session` of the test routers: small, so the tests that reach it are fast.
+pub const MAX_CALLS_PER_SESSION: usize = 300;
+
+/// `limits.max_invocations_per_session` of the test routers.
+pub const MAX_INVOCATIONS_PER_SESSION: usize = 300;
+
 /// How long a client waits for any one message before the test fails.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,6 +61,10 @@ shards = {shards}
 pin = false
 shutdown_timeout_ms = 1000
 
+[limits]
+max_calls_per_session = {max_calls}
+max_invocations_per_session = {max_invocations}
+
 [[listener]]
 port = 0
 
@@ -81,7 +91,9 @@ name = "sequential"
 sequential_request_ids = true
 "#,
         last = shards - 1,
-        unix = unix.display()
+        unix = unix.display(),
+        max_calls = MAX_CALLS_PER_SESSION,
+        max_invocations = MAX_INVOCATIONS_PER_SESSION,
     );
     let config = Config::from_toml_str(&toml).expect("test configuration");
     let server = Server::start(&config).expect("router starts");
