@@ -29,7 +29,7 @@ use slab::Slab;
 use crate::codec::{self, DecodeError};
 use crate::config::Limits;
 use crate::realm::{RealmIdx, Realms};
-use crate::session::{ConnInfo, IdMap, MessageClass, Outbox, Session, ShardId, State};
+use crate::session::{Caller, ConnInfo, IdMap, MessageClass, Outbox, Session, ShardId, State};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
 pub use shard_msg::{CallOutcome, ShardMsg, Token};
@@ -78,6 +78,8 @@ pub struct TableSizes {
     pub calls: usize,
     /// Invocations owed by this shard's callees.
     pub invocations: usize,
+    /// The router's own calls in flight, and their answers not taken yet.
+    pub own_calls: usize,
     /// Entries of the (caller, request) -> invocation index.
     pub call_index: usize,
     /// Armed timers.
@@ -122,7 +124,14 @@ pub struct Router {
     agree: agree::Agreement,
     /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
     /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
-    call_index: HashMap<(Id, Id), (ConnKey, Id), foldhash::fast::RandomState>,
+    call_index: HashMap<(Caller, Id), (ConnKey, Id), foldhash::fast::RandomState>,
+    /// Calls the router made itself (token -> record), bounded with `own_answers` by
+    /// `limits.max_calls_per_session`.
+    own_calls: HashMap<u64, dealer::OwnCall>,
+    /// Answers to the router's own calls, until `take_own_answers`.
+    own_answers: Vec<(Token, CallOutcome)>,
+    /// Source of own-call tokens.
+    next_own_call: u64,
     /// Every deadline of this shard.
     timers: timers::Timers,
     /// Random global ids (sessions, publications) and random callee choice.
@@ -166,6 +175,9 @@ impl Router {
             by_id: IdMap::default(),
             agree: agree::Agreement::new(shard, shards),
             call_index: HashMap::default(),
+            own_calls: HashMap::new(),
+            own_answers: Vec::new(),
+            next_own_call: 0,
             timers: timers::Timers::default(),
             rng,
             now,
@@ -197,6 +209,7 @@ impl Router {
             connections: self.sessions.len(),
             calls,
             invocations,
+            own_calls: self.own_calls.len() + self.own_answers.len(),
             call_index: self.call_index.len(),
             timers: self.timers.len(),
             pending: self.agree.pending_len(),
@@ -233,6 +246,7 @@ impl Router {
             match timer {
                 timers::Timer::Hello(key) => self.on_hello_deadline(key),
                 timers::Timer::Call(key, request) => self.on_call_timeout(key, request, sink),
+                timers::Timer::OwnCall(token) => self.on_own_call_timeout(token, sink),
             }
         }
     }

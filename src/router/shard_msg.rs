@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::realm::RealmIdx;
-use crate::session::{CalleeRef, ShardId};
+use crate::session::{CalleeRef, Caller, ShardId};
 use crate::wamp::options::{CancelMode, InvokePolicy};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Payload, Serializer};
 
@@ -145,8 +145,8 @@ pub struct Invoke {
     pub callee: Id,
     /// The caller's shard.
     pub caller_shard: ShardId,
-    /// The caller's session.
-    pub caller: Id,
+    /// Who called.
+    pub caller: Caller,
     /// The CALL's request id.
     pub call_request: Id,
     /// INVOCATION.Details.
@@ -162,8 +162,8 @@ pub struct Invoke {
 pub struct Interrupt {
     /// The callee's session.
     pub callee: Id,
-    /// The caller's session.
-    pub caller: Id,
+    /// Who called.
+    pub caller: Caller,
     /// The CALL's request id.
     pub call_request: Id,
     /// The mode the INTERRUPT carries.
@@ -175,8 +175,8 @@ pub struct Interrupt {
 /// A reply to a CALL, from the callee's shard to the caller's.
 #[derive(Debug)]
 pub struct CallDone {
-    /// The caller's session.
-    pub caller: Id,
+    /// Who called.
+    pub caller: Caller,
     /// The CALL's request id.
     pub call_request: Id,
     /// The callee that answered (or that the router answered for).

@@ -1,5 +1,5 @@
 //! The router's deadlines: one ordered queue per shard for every timer the protocol needs (HELLO
-//! deadlines, call timeouts; later authentication and keep-alive).
+//! deadlines, call timeouts, the router's own calls; later authentication and keep-alive).
 //!
 //! Owns: [`Timers`]. Never: reads a clock. The shard runtime asks for the earliest deadline,
 //! sleeps until then and calls `Router::on_tick(now)`; the simulator passes time explicitly.
@@ -21,6 +21,8 @@ pub(super) enum Timer {
     Hello(ConnKey),
     /// A call of the session on this connection (by CALL request id) times out.
     Call(ConnKey, Id),
+    /// A call the router made itself (by its token) times out.
+    OwnCall(u64),
 }
 
 /// Deadlines in order.

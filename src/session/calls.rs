@@ -15,6 +15,16 @@ use super::ShardId;
 use crate::wamp::options::{CallOptions, Features};
 use crate::wamp::{Id, Payload};
 
+/// Who made a call: a client session, or the router itself (a dynamic authenticator or authorizer
+/// it consults, later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// A client session, by session id.
+    Session(Id),
+    /// The router of the caller's shard, by the token its answer is filed under.
+    Router(u64),
+}
+
 /// The callee serving a call, as the caller's shard knows it from its registration replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CalleeRef {
@@ -70,8 +80,8 @@ pub struct Reroute {
 pub struct InCall {
     /// The caller's shard.
     pub caller_shard: ShardId,
-    /// The caller's session.
-    pub caller: Id,
+    /// Who called.
+    pub caller: Caller,
     /// The CALL's request id, to answer with.
     pub call_request: Id,
     /// The callee was told it may send progressive results.

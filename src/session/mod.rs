@@ -24,7 +24,7 @@ use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
 use crate::wamp::options::ClientRoles;
 use crate::wamp::{Dict, Id, MatchPolicy, Serializer};
-pub use calls::{CalleeRef, InCall, OutCall, Reroute};
+pub use calls::{CalleeRef, Caller, InCall, OutCall, Reroute};
 pub use outbox::{MessageClass, Outbox, Outgoing, Pushed};
 
 /// The agent string the router announces in WELCOME.

@@ -17,7 +17,7 @@ use super::super::timers::Timer;
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
 use super::Route;
 use crate::realm::RealmIdx;
-use crate::session::{CalleeRef, Joined, MessageClass, OutCall, Reroute, ShardId};
+use crate::session::{CalleeRef, Caller, Joined, MessageClass, OutCall, Reroute, ShardId};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::options::{CallOptions, CancelMode, CancelOptions, Features};
 use crate::wamp::uri::{is_reserved, is_valid_uri};
@@ -104,7 +104,7 @@ impl Router {
                 registration,
                 callee: callee.session,
                 caller_shard: self.shard,
-                caller: j.id,
+                caller: Caller::Session(j.id),
                 call_request: m.request,
                 details,
                 payload: m.payload,
@@ -208,7 +208,7 @@ impl Router {
             registration: route.registration,
             callee: callee.session,
             caller_shard: self.shard,
-            caller: j.id,
+            caller: Caller::Session(j.id),
             call_request: request,
             details,
             payload,
@@ -221,7 +221,7 @@ impl Router {
     }
 
     /// Sends `inv` to the callee's shard (or handles it here).
-    fn dispatch_invoke(&mut self, shard: ShardId, inv: Invoke, sink: &mut dyn Sink) {
+    pub(super) fn dispatch_invoke(&mut self, shard: ShardId, inv: Invoke, sink: &mut dyn Sink) {
         if shard == self.shard {
             self.on_invoke(inv, sink);
         } else {
@@ -240,7 +240,14 @@ impl Router {
     }
 
     /// Tells the callee's shard to INTERRUPT the callee (if it can be interrupted).
-    fn interrupt(&mut self, caller: Id, request: Id, callee: CalleeRef, mode: CancelMode, sink: &mut dyn Sink) {
+    pub(super) fn interrupt(
+        &mut self,
+        caller: Caller,
+        request: Id,
+        callee: CalleeRef,
+        mode: CancelMode,
+        sink: &mut dyn Sink,
+    ) {
         if !can_cancel(&callee) {
             return;
         }
@@ -277,7 +284,7 @@ impl Router {
             self.send_error(key, code::CALL, m.request, ErrorUri::Canceled, "the call was canceled");
         }
         if mode != CancelMode::Skip {
-            self.interrupt(caller, m.request, callee, mode, sink);
+            self.interrupt(Caller::Session(caller), m.request, callee, mode, sink);
         }
     }
 
@@ -287,7 +294,7 @@ impl Router {
         let Some(call) = self.end_call(key, request) else { return };
         self.stats.call_timeouts += 1;
         self.send_error(key, code::CALL, request, ErrorUri::Timeout, "the callee did not answer in time");
-        self.interrupt(caller, request, call.callee, CancelMode::KillNoWait, sink);
+        self.interrupt(Caller::Session(caller), request, call.callee, CancelMode::KillNoWait, sink);
     }
 
     /// The caller leaves: its calls are withdrawn and callees that can be interrupted are.
@@ -296,14 +303,18 @@ impl Router {
             if let Some((_, at)) = call.timer {
                 self.timers.disarm(at, Timer::Call(key, request));
             }
-            self.interrupt(j.id, request, call.callee, CancelMode::KillNoWait, sink);
+            self.interrupt(Caller::Session(j.id), request, call.callee, CancelMode::KillNoWait, sink);
         }
     }
 
     /// The caller's shard: an answer from the callee's shard.
     pub(in super::super) fn on_call_done(&mut self, done: CallDone, sink: &mut dyn Sink) {
         let now = self.now;
-        let Some(&key) = self.by_id.get(&done.caller) else {
+        let caller = match done.caller {
+            Caller::Session(id) => id,
+            Caller::Router(token) => return self.on_own_answer(token, done.outcome),
+        };
+        let Some(&key) = self.by_id.get(&caller) else {
             self.stats.late_answers_dropped += 1;
             return;
         };
@@ -400,7 +411,7 @@ impl Router {
             registration,
             callee: callee.session,
             caller_shard: self.shard,
-            caller,
+            caller: Caller::Session(caller),
             call_request: request,
             details,
             payload,

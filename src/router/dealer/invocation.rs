@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
 use crate::codec;
-use crate::session::{InCall, Joined, MessageClass, ShardId};
+use crate::session::{Caller, InCall, Joined, MessageClass, ShardId};
 use crate::wamp::message as msg;
 use crate::wamp::options::{Features, YieldOptions};
 use crate::wamp::{Dict, ErrorUri, Id, Message};
@@ -24,7 +24,7 @@ use crate::wamp::{Dict, ErrorUri, Id, Message};
 #[derive(Clone, Copy, Debug)]
 struct ReplyTo {
     caller_shard: ShardId,
-    caller: Id,
+    caller: Caller,
     call_request: Id,
     callee: Id,
 }

@@ -18,6 +18,9 @@
 
 mod call;
 mod invocation;
+mod own_call;
+
+pub(super) use own_call::OwnCall;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,15 +1,17 @@
 //! Advanced Profile RPC in the simulator: progressive results and invocations, cancel, timeout,
 //! caller disclosure, shared registrations and reroute, payload passthru, request-id checks and
 //! the per-session call limits, each for one to three shards with caller and callee on different
-//! shards; after every run all call tables are empty (`matrix` and `Sim::finish` check that).
+//! shards, and the calls the router makes itself; after every run all call tables are empty
+//! (`matrix` and `Sim::finish` check that).
 
 use std::time::Duration;
 
 use super::sim::*;
 use crate::codec::Payload;
 use crate::config::Limits;
+use crate::router::{CallOutcome, Token};
 use crate::wamp::message::{self as m, code};
-use crate::wamp::{Dict, Id, Message, Value};
+use crate::wamp::{Dict, ErrorUri, Id, Message, Value};
 
 /// Everything a caller can announce.
 const CALLER: [&str; 4] = [
@@ -738,4 +740,94 @@ fn caller_or_callee_leaving_at_any_step_of_a_call_leaves_nothing_behind() {
             }
         }
     }
+}
+
+/// The router on shard 0 calls `procedure` itself.
+fn own_call(sim: &mut Sim, procedure: &str, args: Vec<Value>, timeout: Duration) -> Result<Token, ErrorUri> {
+    let result = sim.with_router(0, |r, sink| r.call_as_router(0, procedure, Payload::args(args), timeout, sink));
+    sim.run();
+    result
+}
+
+#[test]
+fn the_router_calls_a_client_procedure_itself_and_files_the_answer() {
+    matrix(|sim, ser| {
+        let mut e = callee(sim, last(sim), ser);
+        sim.register(&mut e, "com.auth", "exact").unwrap();
+        let token = own_call(sim, "com.auth", vec!["alice".into()], Duration::from_secs(1)).unwrap();
+        let inv = invocation(&e);
+        assert_eq!(args_of(&inv.payload), vec![Value::from("alice")]);
+        assert_eq!(inv.details.get("caller"), None, "the router discloses no caller");
+        sim.send(&e, yield_msg(inv.request, vec!["user".into()], Dict::new()));
+        let answers = sim.routers[0].take_own_answers();
+        let [(t, CallOutcome::Result { payload, .. })] = answers.as_slice() else { panic!("{answers:?}") };
+        assert_eq!((*t, args_of(payload)), (token, vec![Value::from("user")]));
+        let token = own_call(sim, "com.auth", vec![], Duration::from_secs(1)).unwrap();
+        let inv = invocation(&e);
+        sim.send(&e, invocation_error(inv.request, "com.auth.denied"));
+        let answers = sim.routers[0].take_own_answers();
+        let [(t, CallOutcome::Error { error, .. })] = answers.as_slice() else { panic!("{answers:?}") };
+        assert_eq!((*t, &**error), (token, "com.auth.denied"));
+        assert_eq!(own_call(sim, "com.nobody", vec![], Duration::from_secs(1)), Err(ErrorUri::NoSuchProcedure));
+    });
+}
+
+#[test]
+fn an_own_call_the_callee_never_answers_times_out_and_interrupts_the_callee() {
+    matrix(|sim, ser| {
+        let mut e = callee(sim, last(sim), ser);
+        sim.register(&mut e, "com.auth", "exact").unwrap();
+        let token = own_call(sim, "com.auth", vec![], Duration::from_millis(200)).unwrap();
+        let inv = invocation(&e);
+        sim.advance(Duration::from_millis(199));
+        assert!(sim.routers[0].take_own_answers().is_empty());
+        sim.advance(Duration::from_millis(1));
+        let answers = sim.routers[0].take_own_answers();
+        let [(t, CallOutcome::Error { error, .. })] = answers.as_slice() else { panic!("{answers:?}") };
+        assert_eq!((*t, &**error), (token, "wamp.error.timeout"));
+        assert_eq!(interrupt(&e).options.get_str("mode"), Some("killnowait"));
+        sim.send(&e, yield_msg(inv.request, vec![], Dict::new()));
+        assert!(sim.routers[0].take_own_answers().is_empty(), "the late answer is dropped");
+    });
+}
+
+#[test]
+fn an_own_call_whose_callee_leaves_is_answered_canceled() {
+    matrix(|sim, ser| {
+        let mut e = callee(sim, last(sim), ser);
+        sim.register(&mut e, "com.auth", "exact").unwrap();
+        let token = own_call(sim, "com.auth", vec![], Duration::from_secs(1)).unwrap();
+        invocation(&e);
+        sim.close(&e);
+        let answers = sim.routers[0].take_own_answers();
+        let [(t, CallOutcome::Error { error, .. })] = answers.as_slice() else { panic!("{answers:?}") };
+        assert_eq!((*t, &**error), (token, "wamp.error.canceled"));
+    });
+}
+
+#[test]
+fn own_calls_and_unclaimed_answers_are_bounded_by_the_call_limit() {
+    let limits = Limits { max_calls_per_session: 3, ..Limits::default() };
+    let mut sim = Sim::with_limits(2, 5, limits);
+    let ser = crate::codec::Serializer::MsgPack;
+    let mut e = callee(&mut sim, 1, ser);
+    sim.register(&mut e, "com.auth", "exact").unwrap();
+    for _ in 0..3 {
+        own_call(&mut sim, "com.auth", vec![], Duration::from_secs(1)).unwrap();
+    }
+    assert_eq!(own_call(&mut sim, "com.auth", vec![], Duration::from_secs(1)), Err(ErrorUri::LimitReached));
+    for inv in recv(&e) {
+        let Message::Invocation(inv) = inv else { panic!("expected INVOCATION") };
+        sim.send(&e, yield_msg(inv.request, vec![], Dict::new()));
+    }
+    assert_eq!(
+        own_call(&mut sim, "com.auth", vec![], Duration::from_secs(1)),
+        Err(ErrorUri::LimitReached),
+        "answers not taken count"
+    );
+    assert_eq!(sim.routers[0].take_own_answers().len(), 3);
+    own_call(&mut sim, "com.auth", vec![], Duration::from_secs(1)).unwrap();
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(sim.routers[0].take_own_answers().len(), 1);
+    sim.finish();
 }
