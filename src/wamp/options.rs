@@ -246,6 +246,9 @@ pub struct CallOptions {
 impl CallOptions {
     /// Decodes `CALL.Options`.
     pub fn decode(options: &Dict) -> Result<CallOptions, OptionError> {
+        if options.is_empty() {
+            return Ok(CallOptions::default());
+        }
         Ok(CallOptions {
             receive_progress: flag(options, "receive_progress", false)?,
             progress: flag(options, "progress", false)?,
@@ -327,6 +330,9 @@ impl Default for PublishOptions {
 impl PublishOptions {
     /// Decodes `PUBLISH.Options`.
     pub fn decode(options: &Dict) -> Result<PublishOptions, OptionError> {
+        if options.is_empty() {
+            return Ok(PublishOptions::default());
+        }
         Ok(PublishOptions {
             acknowledge: flag(options, "acknowledge", false)?,
             exclude_me: flag(options, "exclude_me", true)?,
@@ -348,6 +354,9 @@ pub struct YieldOptions {
 impl YieldOptions {
     /// Decodes `YIELD.Options`.
     pub fn decode(options: &Dict) -> Result<YieldOptions, OptionError> {
+        if options.is_empty() {
+            return Ok(YieldOptions::default());
+        }
         Ok(YieldOptions { progress: flag(options, "progress", false)?, ppt: Ppt::decode(options)? })
     }
 }
