@@ -361,13 +361,7 @@ impl Router {
     /// Checks a client request id where the realm asks for sequential ids, and records it.
     fn check_request(&mut self, key: ConnKey, request: Id) -> Result<(), Violation> {
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return Ok(()) };
-        let sequential = j.sequential_requests;
-        let expected = if j.last_request >= crate::wamp::id::MAX_ID { 1 } else { j.last_request + 1 };
-        if sequential && request.get() != expected {
-            return Err(Violation::RequestSequence { got: request.get(), expected });
-        }
-        j.last_request = request.get();
-        Ok(())
+        j.note_request(request).map_err(|expected| Violation::RequestSequence { got: request.get(), expected })
     }
 
     fn on_goodbye(&mut self, key: ConnKey, sink: &mut dyn Sink) {

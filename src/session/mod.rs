@@ -119,6 +119,19 @@ impl Joined {
     }
 }
 
+impl Joined {
+    /// Records a request id the client used. With sequential request ids required, an id that
+    /// does not count up by one is refused: the id that was due is returned.
+    pub fn note_request(&mut self, request: Id) -> Result<(), u64> {
+        let expected = if self.last_request >= crate::wamp::id::MAX_ID { 1 } else { self.last_request + 1 };
+        if self.sequential_requests && request.get() != expected {
+            return Err(expected);
+        }
+        self.last_request = request.get();
+        Ok(())
+    }
+}
+
 /// What the transport tells the router about a new connection.
 #[derive(Clone, Debug)]
 pub struct ConnInfo {

@@ -66,6 +66,15 @@ fn can_cancel(c: &CalleeRef) -> bool {
     c.features.contains(Features::CALLEE_CANCELING)
 }
 
+/// What is left of a call whose record was removed.
+#[derive(Clone, Copy, Debug)]
+struct Ended {
+    /// The callee it went to last.
+    callee: CalleeRef,
+    /// It was a call to a shared registration (it could be rerouted).
+    shared: bool,
+}
+
 /// A CALL matched to a registration and a callee, ready to be recorded and sent.
 struct Routed {
     request: Id,
@@ -117,8 +126,8 @@ impl Router {
             // A continuation of a progressive call that has ended: dropped, as the spec says.
             return Ok(());
         }
-        self.check_request(key, m.request)?;
-        let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return Ok(()) };
+        let request = m.request;
+        j.note_request(request).map_err(|expected| Violation::RequestSequence { got: request.get(), expected })?;
         let caller_features = j.roles.features;
         if options.progress && !caller_features.contains(Features::CALLER_PROGRESSIVE_INVOCATIONS) {
             return Err(Violation::ProgressiveCallNotAnnounced);
@@ -231,12 +240,12 @@ impl Router {
 
     /// Removes a call's record and disarms its timer: the caller is about to get (or got) its
     /// final answer.
-    fn end_call(&mut self, key: ConnKey, request: Id) -> Option<OutCall> {
+    fn end_call(&mut self, key: ConnKey, request: Id) -> Option<Ended> {
         let call = self.sessions.get_mut(key.0)?.joined_mut()?.calls.remove(&request)?;
         if let Some((_, at)) = call.timer {
             self.timers.disarm(at, Timer::Call(key, request));
         }
-        Some(call)
+        Some(Ended { callee: call.callee, shared: call.reroute.is_some() })
     }
 
     /// Tells the callee's shard to INTERRUPT the callee (if it can be interrupted).
@@ -375,7 +384,7 @@ impl Router {
                 if retry && self.reroute(key, request, realm, done.callee, sink) {
                     return;
                 }
-                let shared = self.end_call(key, request).is_some_and(|c| c.reroute.is_some());
+                let shared = self.end_call(key, request).is_some_and(|c| c.shared);
                 if retry && shared {
                     let why = "no callee of the procedure can take the call";
                     self.send_error(key, code::CALL, request, ErrorUri::NoAvailableCallee, why);
