@@ -14,11 +14,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/in_memory.rs"]
+mod in_memory;
 
-use std::collections::VecDeque;
+use in_memory::{take, Queue};
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,8 +30,8 @@ use rand::SeedableRng;
 use wampyard::codec::{decode, encode, Payload, Serializer};
 use wampyard::config::{Limits, RealmConfig};
 use wampyard::realm::Realms;
-use wampyard::router::{ConnKey, Router, ShardMsg, Sink};
-use wampyard::session::{ConnInfo, Outbox, Outgoing, ShardId};
+use wampyard::router::{ConnKey, Router};
+use wampyard::session::{ConnInfo, Outbox};
 use wampyard::wamp::message::{Hello, Publish, Subscribe};
 use wampyard::wamp::{Dict, Id, Message, UriCheck, Value};
 
@@ -62,16 +64,6 @@ const TEXT_LEN: usize = 72;
 /// The topic every subscriber subscribes to and the publisher publishes on.
 const TOPIC: &str = "com.app.sensor1.reading";
 
-/// Cross-shard messages queued by the router; with one shard they all go back to it.
-#[derive(Default)]
-struct Queue(VecDeque<ShardMsg>);
-
-impl Sink for Queue {
-    fn to_shard(&mut self, _to: ShardId, msg: ShardMsg) {
-        self.0.push_back(msg);
-    }
-}
-
 /// A router on shard 0 of 1 and the queue of the cross-shard messages it sends itself.
 struct Shard {
     router: Router,
@@ -100,14 +92,6 @@ impl Shard {
             self.router.on_shard_msg(m, self.now, &mut self.sink);
         }
     }
-}
-
-/// Empties an outbox as a connection's writer would; returns how many items it held.
-fn take(outbox: &Outbox) -> usize {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut items: Vec<Outgoing> = Vec::new();
-    let _ = outbox.poll_take(&mut cx, &mut items);
-    items.len()
 }
 
 /// The shard, a publisher and `subscribers` sessions subscribed to [`TOPIC`].

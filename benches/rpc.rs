@@ -11,11 +11,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "common/in_memory.rs"]
+mod in_memory;
 
-use std::collections::VecDeque;
+use in_memory::{take, Queue};
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -24,8 +26,8 @@ use rand::SeedableRng;
 use wampyard::codec::{decode, encode, Payload, Serializer};
 use wampyard::config::{Limits, RealmConfig};
 use wampyard::realm::Realms;
-use wampyard::router::{ConnKey, Router, ShardMsg, Sink};
-use wampyard::session::{ConnInfo, Outbox, Outgoing, ShardId};
+use wampyard::router::{ConnKey, Router};
+use wampyard::session::{ConnInfo, Outbox};
 use wampyard::wamp::message::{Call, Hello, Register, Yield};
 use wampyard::wamp::{Dict, Id, Message, UriCheck, Value};
 
@@ -47,16 +49,6 @@ const SER: Serializer = Serializer::MsgPack;
 
 /// The procedure called.
 const PROCEDURE: &str = "com.app.echo";
-
-/// Cross-shard messages queued by the router; with one shard they all go back to it.
-#[derive(Default)]
-struct Queue(VecDeque<ShardMsg>);
-
-impl Sink for Queue {
-    fn to_shard(&mut self, _to: ShardId, msg: ShardMsg) {
-        self.0.push_back(msg);
-    }
-}
 
 /// A router on shard 0 of 1, a caller and a callee that registered [`PROCEDURE`].
 struct Bench {
@@ -130,14 +122,6 @@ impl Bench {
         }
         total
     }
-}
-
-/// Empties an outbox as a connection's writer would; returns how many items it held.
-fn take(outbox: &Outbox) -> usize {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut items: Vec<Outgoing> = Vec::new();
-    let _ = outbox.poll_take(&mut cx, &mut items);
-    items.len()
 }
 
 fn hello() -> Message {
