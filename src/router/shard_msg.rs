@@ -153,6 +153,8 @@ pub struct Invoke {
     pub details: Dict,
     /// The CALL's Arguments/ArgumentsKw.
     pub payload: Payload,
+    /// The callee is told it may send progressive results (`details` says so too).
+    pub receive_progress: bool,
     /// A continuation of a progressive call invocation (not its first CALL).
     pub continuation: bool,
 }

@@ -117,6 +117,7 @@ impl Router {
                 call_request: m.request,
                 details,
                 payload: m.payload,
+                receive_progress: false,
                 continuation: true,
             };
             self.dispatch_invoke(callee.shard, inv, sink);
@@ -221,6 +222,7 @@ impl Router {
             call_request: request,
             details,
             payload,
+            receive_progress: options.receive_progress && takes_progress(callee.features),
             continuation: false,
         };
         if let Some((_, at)) = timer {
@@ -411,6 +413,7 @@ impl Router {
         let Some(r) = j.calls.get(&request).and_then(|c| c.reroute.as_ref()) else { return false };
         let details = invocation_details(&r.options, &callee, j, &procedure, route.policy);
         let payload = r.payload.clone();
+        let receive_progress = r.options.receive_progress && takes_progress(callee.features);
         let caller = j.id;
         if let Some(call) = j.calls.get_mut(&request) {
             call.callee = callee;
@@ -424,6 +427,7 @@ impl Router {
             call_request: request,
             details,
             payload,
+            receive_progress,
             continuation: false,
         };
         self.dispatch_invoke(callee.shard, inv, sink);

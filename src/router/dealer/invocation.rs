@@ -66,7 +66,7 @@ impl Router {
         }
         let back = ReplyTo::of(&inv);
         let request = j.invocation_ids.next_id();
-        let receive_progress = inv.details.get_bool("receive_progress") == Some(true);
+        let receive_progress = inv.receive_progress;
         let indexed = j.roles.features.contains(Features::CALLEE_CANCELING);
         let invocation = Message::Invocation(msg::Invocation {
             request,

@@ -211,6 +211,9 @@ pub(super) struct Route {
 
 /// The callee for a call to `reg`, by the registration's policy, skipping those in `tried`.
 fn choose(reg: &ReplicaReg, cursors: &mut HashMap<Id, Cursor>, rng: &mut StdRng, tried: &[Id]) -> Option<CalleeRef> {
+    if let ([only], []) = (&*reg.callees, tried) {
+        return Some(*only);
+    }
     let untried = |c: &&CalleeRef| !tried.contains(&c.session);
     match reg.invoke {
         InvokePolicy::Single | InvokePolicy::First => reg.callees.iter().find(untried).copied(),

@@ -68,6 +68,7 @@ impl Router {
             call_request: Id::ZERO,
             details,
             payload,
+            receive_progress: false,
             continuation: false,
         };
         self.dispatch_invoke(route.callee.shard, inv, sink);

@@ -831,3 +831,24 @@ fn own_calls_and_unclaimed_answers_are_bounded_by_the_call_limit() {
     assert_eq!(sim.routers[0].take_own_answers().len(), 1);
     sim.finish();
 }
+
+#[test]
+fn a_call_reusing_the_request_id_of_a_call_in_flight_is_a_protocol_violation() {
+    for features in [&[][..], &CALLER[..]] {
+        matrix(|sim, ser| {
+            let mut e = sim.join(last(sim), ser);
+            let mut c = sim.join_with(0, ser, "realm1", features);
+            sim.register(&mut e, "com.slow", "exact").unwrap();
+            let req = sim.call(&mut c, "com.slow", vec![]);
+            let inv = invocation(&e);
+            let again =
+                m::Call { request: req, options: Dict::new(), procedure: "com.slow".into(), payload: Payload::Empty };
+            sim.send(&c, Message::Call(again));
+            let Message::Abort(a) = one(&c) else { panic!("expected ABORT") };
+            assert_eq!(a.reason, "wamp.error.protocol_violation");
+            assert!(recv(&e).is_empty(), "the reused id reaches no callee");
+            sim.send(&e, yield_msg(inv.request, vec![], Dict::new()));
+            assert!(recv(&e).is_empty(), "the callee's answer to the aborted caller is no violation");
+        });
+    }
+}
