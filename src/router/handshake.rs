@@ -21,7 +21,9 @@ impl Router {
         let Message::Hello(hello) = message else {
             return Err(Violation::BeforeHello(message.name()));
         };
-        let Some((realm, config)) = self.realms.find(&hello.realm).and_then(|i| Some((i, self.realms.get(i)?))) else {
+        let Some((realm, config)) =
+            self.realms.find(&hello.realm).and_then(|i| self.realms.get(i).map(|config| (i, config)))
+        else {
             self.abort(key, ErrorUri::NoSuchRealm, "no such realm");
             return Ok(());
         };

@@ -361,8 +361,11 @@ fn with_progressive_results_the_timeout_runs_between_results() {
             sim.send(&e, yield_msg(inv.request, vec![], progress()));
             assert_eq!(result(&c).details.get_bool("progress"), Some(true));
         }
-        sim.advance(Duration::from_millis(100));
-        assert_eq!((error(&c).request, req), (req, req));
+        sim.advance(Duration::from_millis(99));
+        assert!(recv(&c).is_empty(), "the timer restarted at the last result");
+        sim.advance(Duration::from_millis(1));
+        let err = error(&c);
+        assert_eq!((err.request, err.error.as_str()), (req, "wamp.error.timeout"));
         let _ = recv(&e);
     });
 }
