@@ -47,33 +47,40 @@ impl MatchPolicy {
     }
 }
 
-fn component_ok(c: &str, check: UriCheck) -> bool {
+/// The byte at `at` of `uri` is allowed inside a component under `check` (`.` separates
+/// components and is handled by [`is_valid`]). Non-ASCII characters are judged by their first
+/// byte; their continuation bytes pass.
+fn byte_ok(uri: &str, at: usize, b: u8, check: UriCheck) -> bool {
     match check {
-        UriCheck::Loose => c.chars().all(|ch| ch != '.' && ch != '#' && !ch.is_whitespace()),
-        UriCheck::Strict => c.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_'),
+        UriCheck::Strict => b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'_',
+        UriCheck::Loose if b.is_ascii() => b != b'#' && !b.is_ascii_whitespace() && b != 0x0b,
+        UriCheck::Loose if b & 0xc0 == 0x80 => true,
+        UriCheck::Loose => uri.get(at..).and_then(|s| s.chars().next()).is_some_and(|ch| !ch.is_whitespace()),
     }
 }
 
 /// Checks `uri` under `check`. With `allow_empty` (wildcard patterns) empty components are
 /// allowed; a prefix pattern may also end in `.` (`allow_trailing_dot`). Nothing else is.
+///
+/// One pass over the bytes: this runs for every CALL and PUBLISH.
 fn is_valid(uri: &str, check: UriCheck, allow_empty: bool, allow_trailing_dot: bool) -> bool {
     if uri.is_empty() {
         return false;
     }
-    let mut parts = uri.split('.').peekable();
-    while let Some(c) = parts.next() {
-        let last = parts.peek().is_none();
-        if c.is_empty() {
-            if allow_empty || (last && allow_trailing_dot) {
-                continue;
+    let mut component_len = 0usize;
+    for (at, &b) in uri.as_bytes().iter().enumerate() {
+        if b == b'.' {
+            if component_len == 0 && !allow_empty {
+                return false;
             }
-            return false;
-        }
-        if !component_ok(c, check) {
+            component_len = 0;
+        } else if byte_ok(uri, at, b, check) {
+            component_len += 1;
+        } else {
             return false;
         }
     }
-    true
+    component_len > 0 || allow_empty || allow_trailing_dot
 }
 
 /// True if the URI's first component is `wamp` (reserved for the router).
@@ -110,6 +117,15 @@ mod tests {
         assert!(!is_valid_uri(".com", UriCheck::Loose));
         assert!(!is_valid_uri("com.", UriCheck::Loose));
         assert!(!is_valid_uri("", UriCheck::Loose));
+    }
+
+    #[test]
+    fn loose_refuses_every_whitespace_character_ascii_or_not() {
+        for ws in ["\t", "\n", "\u{b}", "\u{c}", "\r", " ", "\u{85}", "\u{a0}", "\u{2003}", "\u{3000}"] {
+            assert!(!is_valid_uri(&format!("com.a{ws}b"), UriCheck::Loose), "{ws:?} accepted");
+        }
+        assert!(is_valid_uri("com.\u{e9}t\u{e9}.\u{65e5}\u{672c}", UriCheck::Loose));
+        assert!(!is_valid_uri("com.\u{e9}t\u{e9}", UriCheck::Strict));
     }
 
     #[test]
