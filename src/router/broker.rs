@@ -18,10 +18,10 @@ use super::trie::UriTrie;
 use super::{ConnKey, Router, ShardMsg, Sink, Token};
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
 use crate::realm::RealmIdx;
-use crate::session::{MessageClass, Pushed};
+use crate::session::{Joined, MessageClass, Pushed};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message::{self as msg, code};
-use crate::wamp::options::{PublishOptions, SubscribeOptions};
+use crate::wamp::options::{PublishOptions, SubscribeOptions, SubscriberFilter};
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message};
 
@@ -84,6 +84,38 @@ pub(super) struct BrokerRealm {
     /// (topic, policy, serializer) -> token of the join in flight, so that concurrent
     /// subscribers wait for the same join.
     joining: HashMap<(Arc<str>, MatchPolicy, Serializer), Token>,
+}
+
+/// One publication, as the broker routes it.
+#[derive(Debug)]
+pub struct Publication<'a> {
+    /// The topic published to.
+    pub topic: &'a str,
+    /// Arguments and ArgumentsKw.
+    pub payload: &'a Payload,
+    /// The publishing session, which gets no event of its own publication (`exclude_me`).
+    pub exclude_me: Option<Id>,
+    /// The publication's black- and whitelists, if it has any.
+    pub filter: Option<Arc<SubscriberFilter>>,
+    /// EVENT.Details common to every subscription (the publisher, when disclosed).
+    pub details: Dict,
+}
+
+/// Who of a shard's subscribers get a publication's events.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Recipients<'a> {
+    /// The publisher, when it excluded itself.
+    pub(super) exclude_me: Option<Id>,
+    /// The black- and whitelists; `None` costs nothing per subscriber.
+    pub(super) filter: Option<&'a SubscriberFilter>,
+}
+
+/// EVENT.Details naming the publisher (`disclose_me`).
+fn publisher_details(j: &Joined) -> Dict {
+    Dict::new()
+        .with("publisher", j.id.get())
+        .with("publisher_authid", &*j.identity.authid)
+        .with("publisher_authrole", &*j.identity.authrole)
 }
 
 fn bit(ser: Serializer) -> u8 {
@@ -175,7 +207,7 @@ impl Router {
 
     pub(super) fn on_publish(&mut self, key: ConnKey, m: msg::Publish, sink: &mut dyn Sink) {
         let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return };
-        let (realm, session) = (j.realm, j.id);
+        let realm = j.realm;
         let options = match PublishOptions::decode(&m.options) {
             Ok(o) => o,
             Err(e) => {
@@ -193,40 +225,42 @@ impl Router {
             }
             return;
         }
-        let exclude = options.exclude_me.then_some(session);
-        let publication = self.publish(realm, &m.topic, &m.payload, exclude, sink);
+        let details = if options.disclose_me { publisher_details(j) } else { Dict::new() };
+        let publication = Publication {
+            topic: &m.topic,
+            payload: &m.payload,
+            exclude_me: options.exclude_me.then_some(j.id),
+            filter: options.filter.map(Arc::new),
+            details,
+        };
+        let publication = self.publish(realm, publication, sink);
         if options.acknowledge {
             let reply = Message::Published(msg::Published { request: m.request, publication });
             self.send(key, &reply, MessageClass::Control);
         }
     }
 
-    /// Publishes `payload` to `topic` in `realm` on behalf of a session (excluded from delivery
-    /// if `exclude` names it) or of the router itself (meta events, testaments): every matching
-    /// subscription on every shard gets one EVENT. Returns the publication id.
-    pub fn publish(
-        &mut self,
-        realm: RealmIdx,
-        topic: &str,
-        payload: &Payload,
-        exclude: Option<Id>,
-        sink: &mut dyn Sink,
-    ) -> Id {
+    /// Publishes in `realm` on behalf of a session or of the router itself (meta events,
+    /// testaments): every matching subscription on every shard gets one EVENT, the lists of the
+    /// publication travelling once per shard. Returns the publication id.
+    pub fn publish(&mut self, realm: RealmIdx, p: Publication<'_>, sink: &mut dyn Sink) -> Id {
         let publication = random_global_id(&mut self.rng);
         let mut matches = std::mem::take(&mut self.scratch_matches);
         if let Some(b) = self.broker.get(realm) {
-            b.replica.for_each_match(topic, |r| matches.push(r.clone()));
+            b.replica.for_each_match(p.topic, |r| matches.push(r.clone()));
         }
+        let to = Recipients { exclude_me: p.exclude_me, filter: p.filter.as_deref() };
         let mut payloads: [Option<Payload>; 3] = Default::default();
         let mut remote: Vec<Vec<EventCopy>> = Vec::new();
         for sub in &matches {
             let wanted = sub.presence.iter().fold(0u8, |acc, b| acc | b);
             let details = match sub.policy {
-                MatchPolicy::Exact => Dict::new(),
-                _ => Dict::new().with("topic", topic),
+                MatchPolicy::Exact => p.details.clone(),
+                _ => p.details.clone().with("topic", p.topic),
             };
             for ser in Serializer::ALL.into_iter().filter(|s| wanted & bit(*s) != 0) {
-                let Some(bytes) = self.encode_event(payload, &mut payloads, ser, sub.id, publication, &details) else {
+                let Some(bytes) = self.encode_event(p.payload, &mut payloads, ser, sub.id, publication, &details)
+                else {
                     continue;
                 };
                 for (shard, bits) in sub.presence.iter().enumerate() {
@@ -234,7 +268,7 @@ impl Router {
                         continue;
                     }
                     if shard == self.shard {
-                        self.deliver_local(realm, sub.id, ser, &bytes, exclude);
+                        self.deliver_local(realm, sub.id, ser, &bytes, to);
                     } else {
                         if remote.is_empty() {
                             remote.resize_with(self.shards, Vec::new);
@@ -249,7 +283,8 @@ impl Router {
         self.scratch_matches = matches;
         for (shard, events) in remote.into_iter().enumerate() {
             if !events.is_empty() {
-                sink.to_shard(shard, ShardMsg::Event(Event { realm, exclude, events }));
+                let event = Event { realm, exclude_me: p.exclude_me, filter: p.filter.clone(), events };
+                sink.to_shard(shard, ShardMsg::Event(event));
             }
         }
         publication
@@ -288,21 +323,28 @@ impl Router {
         }
     }
 
-    /// Queues an encoded EVENT for every subscriber on this shard using `ser`, except `exclude`.
+    /// Queues an encoded EVENT for every subscriber on this shard using `ser` that `to` admits.
     pub(super) fn deliver_local(
         &mut self,
         realm: RealmIdx,
         sub: Id,
         ser: Serializer,
         bytes: &bytes::Bytes,
-        exclude: Option<Id>,
+        to: Recipients<'_>,
     ) {
         let Some(local) = self.broker.get(realm).and_then(|b| b.local.get(&sub)) else { return };
         for m in &local.members[ser.index()] {
-            if Some(m.session) == exclude {
+            if Some(m.session) == to.exclude_me {
                 continue;
             }
             let Some(s) = self.sessions.get(m.key.0) else { continue };
+            if let Some(f) = to.filter {
+                let admitted =
+                    s.joined().is_some_and(|j| f.admits(m.session, &j.identity.authid, &j.identity.authrole));
+                if !admitted {
+                    continue;
+                }
+            }
             if bytes.len() > s.conn.max_outgoing || s.outbox.push(bytes.clone(), MessageClass::Event) == Pushed::Dropped
             {
                 self.stats.events_dropped += 1;

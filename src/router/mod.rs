@@ -32,6 +32,7 @@ use crate::realm::{RealmIdx, Realms};
 use crate::session::{Caller, ConnInfo, IdMap, MessageClass, Outbox, Session, ShardId, State};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
+pub use broker::Publication;
 pub use shard_msg::{CallOutcome, ShardMsg, Token};
 pub use violation::{Violation, ViolationCounts};
 
@@ -314,8 +315,9 @@ impl Router {
             ShardMsg::Applied { token, id } => self.on_applied(token, id, sink),
             ShardMsg::Refused { token, error } => self.on_refused(token, error, sink),
             ShardMsg::Event(e) => {
+                let to = broker::Recipients { exclude_me: e.exclude_me, filter: e.filter.as_deref() };
                 for copy in &e.events {
-                    self.deliver_local(e.realm, copy.subscription, copy.serializer, &copy.bytes, e.exclude);
+                    self.deliver_local(e.realm, copy.subscription, copy.serializer, &copy.bytes, to);
                 }
             }
             ShardMsg::Invoke(inv) => self.on_invoke(inv, sink),

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Caller, ShardId};
-use crate::wamp::options::{CancelMode, InvokePolicy};
+use crate::wamp::options::{CancelMode, InvokePolicy, SubscriberFilter};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Payload, Serializer};
 
 /// A token naming a change (or any request) a shard waits on; unique within that shard.
@@ -129,7 +129,9 @@ pub struct Event {
     /// The realm.
     pub realm: RealmIdx,
     /// The publisher's session, when publisher exclusion applies.
-    pub exclude: Option<Id>,
+    pub exclude_me: Option<Id>,
+    /// The publication's black- and whitelists, shared by every shard it goes to.
+    pub filter: Option<Arc<SubscriberFilter>>,
     /// One encoding per (subscription, serializer) present on the receiving shard.
     pub events: Vec<EventCopy>,
 }

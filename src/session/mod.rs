@@ -197,7 +197,11 @@ impl Session {
 /// The WELCOME.Details the router sends: its roles with exactly the features implemented, the
 /// agent, and the authentication outcome.
 pub fn welcome_details(identity: &Identity) -> Dict {
-    let broker_features = Dict::new().with("publisher_exclusion", true).with("pattern_based_subscription", true);
+    let broker_features = Dict::new()
+        .with("publisher_exclusion", true)
+        .with("pattern_based_subscription", true)
+        .with("publisher_identification", true)
+        .with("subscriber_blackwhite_listing", true);
     let dealer_features = Dict::new()
         .with("pattern_based_registration", true)
         .with("progressive_call_results", true)

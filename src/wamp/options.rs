@@ -7,10 +7,14 @@
 //! option means for routing or authorization (see `router`), and never fails on a key it does not
 //! know.
 
+mod pubsub;
+
 use std::ops::{BitOr, BitOrAssign};
 
 use super::uri::MatchPolicy;
 use super::value::{Dict, Value};
+
+pub use pubsub::{PublishOptions, SubscribeOptions, SubscriberFilter};
 
 /// At most this many characters of an unknown value are echoed back in an [`OptionError`].
 const MAX_ECHO: usize = 64;
@@ -292,54 +296,6 @@ impl RegisterOptions {
 /// The `match` option of SUBSCRIBE and REGISTER.
 fn match_policy(options: &Dict) -> Result<MatchPolicy, OptionError> {
     enumerated(options, "match", MatchPolicy::from_option, "exact, prefix or wildcard")
-}
-
-/// `SUBSCRIBE.Options` the router acts on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SubscribeOptions {
-    /// `match`: how the topic URI is matched; exact by default.
-    pub policy: MatchPolicy,
-}
-
-impl SubscribeOptions {
-    /// Decodes `SUBSCRIBE.Options`.
-    pub fn decode(options: &Dict) -> Result<SubscribeOptions, OptionError> {
-        Ok(SubscribeOptions { policy: match_policy(options)? })
-    }
-}
-
-/// `PUBLISH.Options` the router acts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishOptions {
-    /// `acknowledge`: the publisher wants PUBLISHED (or an ERROR).
-    pub acknowledge: bool,
-    /// `exclude_me`: the publisher gets no event of its own publication; true by default.
-    pub exclude_me: bool,
-    /// `disclose_me`: the publisher asks to be identified to subscribers.
-    pub disclose_me: bool,
-    /// The `ppt_*` keys, if the publication uses payload passthru mode.
-    pub ppt: Option<Ppt>,
-}
-
-impl Default for PublishOptions {
-    fn default() -> Self {
-        PublishOptions { acknowledge: false, exclude_me: true, disclose_me: false, ppt: None }
-    }
-}
-
-impl PublishOptions {
-    /// Decodes `PUBLISH.Options`.
-    pub fn decode(options: &Dict) -> Result<PublishOptions, OptionError> {
-        if options.is_empty() {
-            return Ok(PublishOptions::default());
-        }
-        Ok(PublishOptions {
-            acknowledge: flag(options, "acknowledge", false)?,
-            exclude_me: flag(options, "exclude_me", true)?,
-            disclose_me: flag(options, "disclose_me", false)?,
-            ppt: Ppt::decode(options)?,
-        })
-    }
 }
 
 /// `YIELD.Options` the router acts on.

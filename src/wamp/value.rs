@@ -67,6 +67,14 @@ impl Value {
         }
     }
 
+    /// The value as a list, if it is one.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
     /// The value as a dict, if it is one.
     pub fn as_dict(&self) -> Option<&Dict> {
         match self {

@@ -1,10 +1,12 @@
 //! Router behaviour without sockets, in the in-memory simulator (`sim.rs`): the Basic Profile
-//! (`basic.rs`), the Advanced Profile RPC features (`rpc.rs`) and the procedures the router answers
+//! (`basic.rs`), the Advanced Profile RPC features (`rpc.rs`), the Advanced Profile pub/sub features
+//! (`pubsub.rs`) and the procedures the router answers
 //! itself (`builtin.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod basic;
 mod builtin;
+mod pubsub;
 mod rpc;
 mod sim;

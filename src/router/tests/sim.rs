@@ -153,6 +153,20 @@ impl Sim {
         c
     }
 
+    /// Connects and joins realm1 under `authid` (anonymous sessions keep the authid they ask for),
+    /// asserting WELCOME.
+    pub(super) fn join_as(&mut self, shard: ShardId, ser: Serializer, authid: &str) -> Client {
+        let mut c = self.connect(shard, ser);
+        let Message::Hello(mut hello) = hello("realm1") else { unreachable!("hello() builds a HELLO") };
+        hello.details.insert("authid", authid);
+        self.send(&c, Message::Hello(hello));
+        match recv(&c).as_slice() {
+            [Message::Welcome(w)] => c.session = w.session,
+            other => panic!("expected WELCOME, got {other:?}"),
+        }
+        c
+    }
+
     /// Sends a message as the client would: encoded, then decoded by the router's codec.
     pub(super) fn send(&mut self, c: &Client, msg: Message) {
         self.send_unrun(c, msg);
