@@ -17,6 +17,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod meta;
 pub mod realm;
 pub mod router;
 pub mod session;

@@ -9,13 +9,13 @@
 //! of (realm, URI, policy), which applies it to its authoritative state (or refuses it) and
 //! broadcasts [`ShardMsg::Apply`] to every shard; each shard updates its replica and answers the
 //! asking shard with `Applied`; after all of them, the waiting request completes. Waiting for
-//! every shard is the generic "gather" step: anything that must know all shards saw a change
-//! uses a token and [`Pending`].
+//! every shard is the generic gather step of `gather.rs`.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::gather::Gathers;
 use super::shard_msg::{Apply, Change, Op, Replica};
 use super::{broker, dealer, home_shard, Router, ShardMsg, Sink, Token};
 use crate::realm::RealmIdx;
@@ -69,11 +69,9 @@ pub(super) enum Waiting {
     Reg(dealer::PendingReg),
 }
 
-/// A request this shard waits on.
+/// A change this shard waits on.
 #[derive(Debug)]
 pub(super) struct Pending {
-    /// Acknowledgments still expected.
-    acks: usize,
     /// The id assigned by the home shard, known from the first acknowledgment.
     pub(super) id: Option<Id>,
     /// What completes when the last acknowledgment arrives.
@@ -87,28 +85,20 @@ pub(super) struct Agreement {
     shards: usize,
     /// State of the subscriptions and registrations homed here.
     home: HashMap<HomeKey, HomeEntry>,
-    /// token -> request waiting for acknowledgments.
-    pending: HashMap<Token, Pending>,
-    /// Source of tokens (unique within this shard).
-    next_token: u64,
+    /// Changes waiting for an acknowledgment from every shard.
+    pending: Gathers<Pending>,
     /// Router-scope ids (subscriptions, registrations) homed on this shard.
     ids: RouterScopeIds,
 }
 
 impl Agreement {
     pub(super) fn new(shard: ShardId, shards: usize) -> Agreement {
-        Agreement {
-            shards,
-            home: HashMap::new(),
-            pending: HashMap::new(),
-            next_token: 0,
-            ids: RouterScopeIds::new(shard, shards),
-        }
+        Agreement { shards, home: HashMap::new(), pending: Gathers::default(), ids: RouterScopeIds::new(shard, shards) }
     }
 
     /// A request waiting under `token`.
     pub(super) fn pending_mut(&mut self, token: Token) -> Option<&mut Pending> {
-        self.pending.get_mut(&token)
+        self.pending.get_mut(token)
     }
 
     /// Every request waiting.
@@ -200,13 +190,8 @@ impl Router {
         waiting: Option<Waiting>,
         sink: &mut dyn Sink,
     ) -> Option<Token> {
-        let token = waiting.map(|waiting| {
-            let a = &mut self.agree;
-            a.next_token += 1;
-            let token = Token(a.next_token);
-            a.pending.insert(token, Pending { acks: a.shards, id: None, waiting });
-            token
-        });
+        let shards = self.shards;
+        let token = waiting.map(|waiting| self.agree.pending.start(shards, Pending { id: None, waiting }));
         let home = home_shard(realm, &uri, policy, self.shards);
         sink.to_shard(home, ShardMsg::Change(Change { realm, uri, policy, from: self.shard, token, op }));
         token
@@ -247,16 +232,12 @@ impl Router {
 
     /// The asking shard: one more shard applied a change; after the last, the request completes.
     pub(super) fn on_applied(&mut self, token: Token, id: Id, sink: &mut dyn Sink) {
-        let Some(p) = self.agree.pending.get_mut(&token) else {
+        let Some(p) = self.agree.pending.get_mut(token) else {
             tracing::warn!(?token, "acknowledgment for an unknown change");
             return;
         };
-        p.acks = p.acks.saturating_sub(1);
         p.id = Some(id);
-        if p.acks > 0 {
-            return;
-        }
-        let Some(p) = self.agree.pending.remove(&token) else { return };
+        let Some(p) = self.agree.pending.reply(token) else { return };
         match p.waiting {
             Waiting::Sub(w) => self.on_subscribed(id, w, sink),
             Waiting::Reg(w) => self.on_registered(id, w, sink),
@@ -265,7 +246,7 @@ impl Router {
 
     /// The asking shard: the home shard refused the change.
     pub(super) fn on_refused(&mut self, token: Token, error: ErrorUri, sink: &mut dyn Sink) {
-        let Some(p) = self.agree.pending.remove(&token) else { return };
+        let Some(p) = self.agree.pending.remove(token) else { return };
         match p.waiting {
             Waiting::Reg(w) => self.on_register_refused(w, error, sink),
             Waiting::Sub(_) => tracing::warn!(?token, "a subscription cannot be refused"),

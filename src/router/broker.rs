@@ -111,7 +111,7 @@ pub(super) struct Recipients<'a> {
 }
 
 /// EVENT.Details naming the publisher (`disclose_me`).
-fn publisher_details(j: &Joined) -> Dict {
+pub(super) fn publisher_details(j: &Joined) -> Dict {
     Dict::new()
         .with("publisher", j.id.get())
         .with("publisher_authid", &*j.identity.authid)

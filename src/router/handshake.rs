@@ -5,7 +5,7 @@
 //! (identity, announced roles). Never: routing. This is where CHALLENGE / AUTHENTICATE rounds go
 //! when authentication arrives: they will be states between the two.
 
-use super::{timers, ConnKey, Router, Violation};
+use super::{timers, ConnKey, Router, Sink, Violation};
 use crate::session::{self, Identity, Joined, MessageClass, State};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message as msg;
@@ -17,7 +17,7 @@ const ANONYMOUS: &str = "anonymous";
 
 impl Router {
     /// The first message of a connection.
-    pub(super) fn on_hello(&mut self, key: ConnKey, message: Message) -> Result<(), Violation> {
+    pub(super) fn on_hello(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) -> Result<(), Violation> {
         let Message::Hello(hello) = message else {
             return Err(Violation::BeforeHello(message.name()));
         };
@@ -48,6 +48,7 @@ impl Router {
         s.state = State::Established(Joined::new(id, config, realm, identity, roles));
         self.by_id.insert(id, key);
         self.send(key, &Message::Welcome(msg::Welcome { session: id, details }), MessageClass::Control);
+        self.announce_join(key, sink);
         Ok(())
     }
 

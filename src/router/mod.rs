@@ -10,9 +10,10 @@
 
 mod agree;
 mod broker;
-mod builtin;
 mod dealer;
+mod gather;
 mod handshake;
+mod meta;
 pub mod shard_msg;
 mod timers;
 pub mod trie;
@@ -87,6 +88,8 @@ pub struct TableSizes {
     pub timers: usize,
     /// Changes waiting for acknowledgments.
     pub pending: usize,
+    /// Meta API calls waiting for every shard's answer.
+    pub queries: usize,
     /// Subscriptions and registrations homed here.
     pub home: usize,
     /// Subscriptions and registrations in this shard's replicas.
@@ -123,6 +126,9 @@ pub struct Router {
     dealer: Vec<dealer::DealerRealm>,
     /// The agreement: home state of the URIs homed here and the changes this shard waits on.
     agree: agree::Agreement,
+    /// Meta API calls of this shard's sessions waiting for every shard's answer; bounded per
+    /// session by `limits.max_calls_per_session`.
+    meta: gather::Gathers<meta::MetaWait>,
     /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
     /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
     call_index: HashMap<(Caller, Id), (ConnKey, Id), foldhash::fast::RandomState>,
@@ -175,6 +181,7 @@ impl Router {
             sessions: Slab::new(),
             by_id: IdMap::default(),
             agree: agree::Agreement::new(shard, shards),
+            meta: gather::Gathers::default(),
             call_index: HashMap::default(),
             own_calls: HashMap::new(),
             own_answers: Vec::new(),
@@ -214,6 +221,7 @@ impl Router {
             call_index: self.call_index.len(),
             timers: self.timers.len(),
             pending: self.agree.pending_len(),
+            queries: self.meta.len(),
             home: self.agree.home_len(),
             replica: self.broker.iter().map(|b| b.replica.len()).sum::<usize>()
                 + self.dealer.iter().map(|d| d.replica.len()).sum::<usize>(),
@@ -257,7 +265,7 @@ impl Router {
         self.now = now;
         let Some(s) = self.sessions.get(key.0) else { return };
         let result = match s.state {
-            State::AwaitingHello { .. } => self.on_hello(key, message),
+            State::AwaitingHello { .. } => self.on_hello(key, message, sink),
             State::Established(_) | State::Closing(_) => self.on_established(key, message, sink),
             State::Closed => Ok(()),
         };
@@ -323,6 +331,8 @@ impl Router {
             ShardMsg::Invoke(inv) => self.on_invoke(inv, sink),
             ShardMsg::Interrupt(i) => self.on_interrupt(i),
             ShardMsg::CallDone(done) => self.on_call_done(done, sink),
+            ShardMsg::Query(q) => self.on_query(q, sink),
+            ShardMsg::Answer { token, part } => self.on_answer(token, part),
         }
     }
 
@@ -412,7 +422,8 @@ impl Router {
     }
 
     /// The session leaves its realm: its subscriptions and registrations go on every shard,
-    /// callers waiting on it get `canceled`, and its own calls are withdrawn. Idempotent.
+    /// callers waiting on it get `canceled`, its own calls are withdrawn, then its testaments and
+    /// `wamp.session.on_leave` are published. Idempotent.
     fn leave(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         let Some(mut j) = self.sessions.get_mut(key.0).and_then(|s| s.leave()) else { return };
         self.by_id.remove(&j.id);
@@ -428,6 +439,7 @@ impl Router {
         }
         self.withdraw_calls(key, &mut j, sink);
         self.fail_invocations(&mut j, sink);
+        self.announce_leave(key, &mut j, sink);
     }
 
     /// Encodes `message` in the session's serializer and queues it.

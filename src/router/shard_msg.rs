@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::meta::Kill;
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Caller, ShardId};
 use crate::wamp::options::{CancelMode, InvokePolicy, SubscriberFilter};
@@ -44,6 +45,63 @@ pub enum ShardMsg {
     Interrupt(Interrupt),
     /// A result, progressive result or error of a call, for the caller on the receiving shard.
     CallDone(CallDone),
+    /// To every shard: answer a meta API question about your sessions.
+    Query(Query),
+    /// To the shard that asked: this shard's part of the answer to query `token`.
+    Answer { token: Token, part: Part },
+}
+
+/// A meta API question every shard answers about its own sessions of one realm.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// The realm.
+    pub realm: RealmIdx,
+    /// The shard asking.
+    pub from: ShardId,
+    /// The token the asking shard waits under.
+    pub token: Token,
+    /// The question, shared by every shard.
+    pub question: Arc<Question>,
+}
+
+/// What a [`Query`] asks.
+#[derive(Debug)]
+pub enum Question {
+    /// How many sessions have one of these authroles (any, if `None`)?
+    CountSessions(Option<Vec<String>>),
+    /// Which sessions have one of these authroles (any, if `None`)?
+    ListSessions(Option<Vec<String>>),
+    /// The details of this session, if it is yours.
+    GetSession(Id),
+    /// Kill these sessions (but never `except`, the killer); which did you kill?
+    Kill { kill: Kill, except: Id },
+}
+
+/// One shard's answer to a [`Question`]; the asking shard merges them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Part {
+    /// A count.
+    Count(u64),
+    /// Session ids.
+    Ids(Vec<Id>),
+    /// A session's details, if the shard has it.
+    Details(Option<Dict>),
+}
+
+impl Part {
+    /// Adds another shard's part to this one.
+    pub fn merge(&mut self, other: Part) {
+        match (self, other) {
+            (Part::Count(a), Part::Count(b)) => *a += b,
+            (Part::Ids(a), Part::Ids(b)) => a.extend(b),
+            (Part::Details(a), Part::Details(b)) => {
+                if a.is_none() {
+                    *a = b;
+                }
+            }
+            (me, other) => tracing::warn!(?me, ?other, "answers of different kinds are not merged"),
+        }
+    }
 }
 
 /// A change to one subscription or registration, for its home shard.

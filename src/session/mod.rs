@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::RealmConfig;
+use crate::meta::Testament;
 use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
 use crate::wamp::options::ClientRoles;
@@ -98,6 +99,12 @@ pub struct Joined {
     pub last_request: u64,
     /// The realm requires request ids to count up by one (`sequential_request_ids`).
     pub sequential_requests: bool,
+    /// Events to publish when the session leaves, in the order added; at most
+    /// `meta::testament::MAX_TESTAMENTS_PER_SESSION`.
+    pub testaments: Vec<Testament>,
+    /// Meta API calls waiting for every shard's answer; counted with `calls` against
+    /// `limits.max_calls_per_session`.
+    pub queries: usize,
 }
 
 impl Joined {
@@ -115,6 +122,8 @@ impl Joined {
             invocation_ids: SessionScopeIds::default(),
             last_request: 0,
             sequential_requests: realm.sequential_request_ids,
+            testaments: Vec::new(),
+            queries: 0,
         }
     }
 }
@@ -201,7 +210,8 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("publisher_exclusion", true)
         .with("pattern_based_subscription", true)
         .with("publisher_identification", true)
-        .with("subscriber_blackwhite_listing", true);
+        .with("subscriber_blackwhite_listing", true)
+        .with("session_meta_api", true);
     let dealer_features = Dict::new()
         .with("pattern_based_registration", true)
         .with("progressive_call_results", true)
@@ -211,7 +221,9 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("caller_identification", true)
         .with("shared_registration", true)
         .with("call_reroute", true)
-        .with("payload_passthru_mode", true);
+        .with("payload_passthru_mode", true)
+        .with("session_meta_api", true)
+        .with("testament_meta_api", true);
     let roles = Dict::new()
         .with("broker", Dict::new().with("features", broker_features))
         .with("dealer", Dict::new().with("features", dealer_features));

@@ -19,6 +19,8 @@ pub enum ErrorUri {
     NoSuchSubscription,
     /// HELLO for a realm the router does not have.
     NoSuchRealm,
+    /// A meta procedure named a session that is not in the realm.
+    NoSuchSession,
     /// The call was canceled; also sent to a caller whose callee left mid-call.
     Canceled,
     /// Any protocol error: ABORT reason, the session is closed.
@@ -63,6 +65,7 @@ impl ErrorUri {
             ErrorUri::NoSuchRegistration => "wamp.error.no_such_registration",
             ErrorUri::NoSuchSubscription => "wamp.error.no_such_subscription",
             ErrorUri::NoSuchRealm => "wamp.error.no_such_realm",
+            ErrorUri::NoSuchSession => "wamp.error.no_such_session",
             ErrorUri::Canceled => "wamp.error.canceled",
             ErrorUri::ProtocolViolation => "wamp.error.protocol_violation",
             ErrorUri::InvalidArgument => "wamp.error.invalid_argument",

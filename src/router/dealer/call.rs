@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::builtin::Builtin;
 use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
 use super::super::timers::Timer;
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
@@ -148,7 +147,7 @@ impl Router {
             return Ok(());
         }
         if is_reserved(&m.procedure) {
-            self.answer_builtin(key, m.request, realm, &m.procedure, &m.payload);
+            self.answer_meta(key, m.request, realm, &m.procedure, &m.payload, sink);
             return Ok(());
         }
         let Some(route) = self.dealer.get_mut(realm).and_then(|d| d.route(&m.procedure, &mut self.rng, &[])) else {
@@ -171,21 +170,6 @@ impl Router {
         let routed = Routed { request: m.request, route, options, procedure: m.procedure, payload: m.payload };
         self.start_call(key, routed, sink);
         Ok(())
-    }
-
-    /// A call to a reserved procedure: the router answers it, or `no_such_procedure`.
-    fn answer_builtin(&mut self, key: ConnKey, request: Id, realm: RealmIdx, procedure: &str, payload: &Payload) {
-        let answer = match Builtin::from_uri(procedure) {
-            Some(b) => self.call_builtin(b, realm, payload),
-            None => Err((ErrorUri::NoSuchProcedure, "no such procedure".to_owned())),
-        };
-        match answer {
-            Ok(payload) => {
-                let result = Message::Result(msg::CallResult { request, details: Dict::new(), payload });
-                self.send(key, &result, MessageClass::Control);
-            }
-            Err((error, why)) => self.send_error(key, code::CALL, request, error, &why),
-        }
     }
 
     /// Records a new call on the caller's shard, arms its timer and sends it to its callee.

@@ -7,6 +7,7 @@
 
 mod basic;
 mod builtin;
+mod meta;
 mod pubsub;
 mod rpc;
 mod sim;

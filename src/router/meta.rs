@@ -1,0 +1,337 @@
+//! The meta API on one shard: calls to reserved `wamp.*` procedures, the session meta events and
+//! testaments.
+//!
+//! Owns: answering [`MetaCall`]s (from this shard's replicas, or by gathering a [`Question`]'s
+//! answer from every shard), answering other shards' questions about this shard's sessions,
+//! `wamp.session.on_join` / `on_leave`, and publishing a leaving session's testaments. Never:
+//! what the arguments mean (`crate::meta` decodes them) or client registrations: a CALL to a
+//! reserved URI never reaches a callee.
+//!
+//! Consistency: a session is counted by its own shard from the moment its WELCOME is queued until
+//! it leaves, and a question reaches every shard after the asking CALL arrived, so an answer
+//! includes every session whose WELCOME the caller could have seen.
+
+use std::sync::Arc;
+
+use super::broker::publisher_details;
+use super::shard_msg::{Part, Query, Question};
+use super::{ConnKey, Publication, Router, ShardMsg, Sink, Token};
+use crate::codec::PayloadCodec;
+use crate::meta::testament::MAX_TESTAMENTS_PER_SESSION;
+use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, SessionFacts, TestamentScope};
+use crate::realm::RealmIdx;
+use crate::session::{ConnInfo, Identity, Joined, MessageClass, State};
+use crate::wamp::message::{self as msg, code};
+use crate::wamp::{Dict, ErrorUri, Id, Message, Payload, Value};
+
+/// How the merged parts become the caller's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// `[count]`.
+    Count,
+    /// `[[ids]]`.
+    List,
+    /// `[details]`, or `no_such_session`.
+    Get,
+    /// `[]` if a session was killed, else `no_such_session`.
+    KillOne,
+    /// `[[killed ids]]`.
+    KillIds,
+    /// `[count killed]`.
+    KillCount,
+}
+
+/// A meta call waiting for every shard's part of the answer.
+#[derive(Debug)]
+pub(super) struct MetaWait {
+    key: ConnKey,
+    session: Id,
+    request: Id,
+    reply: Reply,
+    answer: Option<Part>,
+}
+
+/// What the meta API says of a session, from its identity and connection.
+fn facts<'a>(id: Id, identity: &'a Identity, conn: &'a ConnInfo) -> SessionFacts<'a> {
+    SessionFacts {
+        session: id,
+        authid: &identity.authid,
+        authrole: &identity.authrole,
+        authmethod: identity.authmethod,
+        authprovider: identity.authprovider,
+        transport: conn.transport,
+        serializer: conn.serializer,
+        peer: &conn.peer,
+    }
+}
+
+fn single(v: Value) -> Payload {
+    Payload::Values { args: vec![v], kwargs: None }
+}
+
+fn id_or_null(id: Option<Id>) -> Payload {
+    single(id.map_or(Value::Null, |id| Value::UInt(id.get())))
+}
+
+fn ids(ids: &[Id]) -> Value {
+    Value::List(ids.iter().map(|id| Value::UInt(id.get())).collect())
+}
+
+impl Router {
+    /// A CALL to a reserved procedure in `realm`: answered here, after gathering from every shard,
+    /// or refused (`no_such_procedure`, `invalid_argument`, ...).
+    pub(super) fn answer_meta(
+        &mut self,
+        key: ConnKey,
+        request: Id,
+        realm: RealmIdx,
+        procedure: &str,
+        payload: &Payload,
+        sink: &mut dyn Sink,
+    ) {
+        let decoded = match payload.to_values() {
+            Ok((args, kwargs)) => MetaCall::decode(procedure, &args, kwargs.as_ref(), self.uri_check(realm)),
+            Err(e) => Some(Err(BadCall::argument(format!("arguments do not decode: {e}")))),
+        };
+        let answer = match decoded {
+            None => Err(BadCall { error: ErrorUri::NoSuchProcedure, message: "no such procedure".into() }),
+            Some(Err(bad)) => Err(bad),
+            Some(Ok(call)) => self.meta_call(key, request, realm, call, sink),
+        };
+        match answer {
+            Ok(Some(payload)) => self.send_result(key, request, payload),
+            Ok(None) => {}
+            Err(bad) => self.send_error(key, code::CALL, request, bad.error, &bad.message),
+        }
+    }
+
+    /// Carries out a meta call: its answer now, or `None` when every shard must answer first.
+    fn meta_call(
+        &mut self,
+        key: ConnKey,
+        request: Id,
+        realm: RealmIdx,
+        call: MetaCall,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Payload>, BadCall> {
+        let (question, reply) = match call {
+            MetaCall::SessionCount(roles) => (Question::CountSessions(roles), Reply::Count),
+            MetaCall::SessionList(roles) => (Question::ListSessions(roles), Reply::List),
+            MetaCall::SessionGet(id) => (Question::GetSession(id), Reply::Get),
+            MetaCall::Kill(kill) => {
+                let caller = self.sessions.get(key.0).and_then(|s| s.id()).unwrap_or(Id::ZERO);
+                let reply = match kill.target {
+                    KillTarget::Session(id) if id == caller => {
+                        let message = "a session cannot kill itself with wamp.session.kill".to_owned();
+                        return Err(BadCall { error: ErrorUri::NoSuchSession, message });
+                    }
+                    KillTarget::Session(_) => Reply::KillOne,
+                    KillTarget::AuthId(_) => Reply::KillIds,
+                    KillTarget::AuthRole(_) | KillTarget::All => Reply::KillCount,
+                };
+                (Question::Kill { kill, except: caller }, reply)
+            }
+            local => return self.local_meta_call(key, realm, local).map(Some),
+        };
+        self.ask_every_shard(key, request, realm, question, reply, sink)?;
+        Ok(None)
+    }
+
+    /// The meta calls this shard answers alone.
+    fn local_meta_call(&mut self, key: ConnKey, realm: RealmIdx, call: MetaCall) -> Result<Payload, BadCall> {
+        let no_realm = || BadCall { error: ErrorUri::NoSuchProcedure, message: "no such realm".into() };
+        Ok(match call {
+            MetaCall::AddTestament(t) => {
+                let j = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()).ok_or_else(no_realm)?;
+                if j.testaments.len() >= MAX_TESTAMENTS_PER_SESSION {
+                    let message = format!("a session may leave at most {MAX_TESTAMENTS_PER_SESSION} testaments");
+                    return Err(BadCall { error: ErrorUri::LimitReached, message });
+                }
+                j.testaments.push(*t);
+                Payload::Empty
+            }
+            MetaCall::FlushTestaments(scope) => {
+                let j = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()).ok_or_else(no_realm)?;
+                let before = j.testaments.len();
+                j.testaments.retain(|t| t.scope != scope);
+                single(Value::UInt((before - j.testaments.len()) as u64))
+            }
+            MetaCall::RegistrationLookup(uri, policy) => {
+                let d = self.dealer.get(realm).ok_or_else(no_realm)?;
+                id_or_null(d.replica.get(&uri, policy).map(|r| r.id))
+            }
+            MetaCall::RegistrationMatch(uri) => {
+                let d = self.dealer.get(realm).ok_or_else(no_realm)?;
+                id_or_null(d.replica.best_match(&uri).map(|(r, _)| r.id))
+            }
+            MetaCall::SubscriptionLookup(uri, policy) => {
+                let b = self.broker.get(realm).ok_or_else(no_realm)?;
+                id_or_null(b.replica.get(&uri, policy).map(|s| s.id))
+            }
+            MetaCall::SubscriptionMatch(uri) => {
+                let b = self.broker.get(realm).ok_or_else(no_realm)?;
+                let mut found = Vec::new();
+                b.replica.for_each_match(&uri, |s| found.push(s.id));
+                single(if found.is_empty() { Value::Null } else { ids(&found) })
+            }
+            gathered => {
+                tracing::warn!(?gathered, "a gathered meta call reached the local path");
+                return Err(no_realm());
+            }
+        })
+    }
+
+    /// Sends `question` to every shard (this one included); the caller is answered when all have.
+    fn ask_every_shard(
+        &mut self,
+        key: ConnKey,
+        request: Id,
+        realm: RealmIdx,
+        question: Question,
+        reply: Reply,
+        sink: &mut dyn Sink,
+    ) -> Result<(), BadCall> {
+        let limit = self.limits.max_calls_per_session;
+        let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return Ok(()) };
+        if j.calls.len() + j.queries >= limit {
+            self.stats.call_limit_hits += 1;
+            let message = format!("limits.max_calls_per_session ({limit}) reached");
+            return Err(BadCall { error: ErrorUri::LimitReached, message });
+        }
+        j.queries += 1;
+        let wait = MetaWait { key, session: j.id, request, reply, answer: None };
+        let token = self.meta.start(self.shards, wait);
+        let question = Arc::new(question);
+        for shard in 0..self.shards {
+            let q = Query { realm, from: self.shard, token, question: question.clone() };
+            sink.to_shard(shard, ShardMsg::Query(q));
+        }
+        Ok(())
+    }
+
+    /// Every shard: answers a question about its own sessions of the realm.
+    pub(super) fn on_query(&mut self, q: Query, sink: &mut dyn Sink) {
+        let mut in_realm = self
+            .sessions
+            .iter()
+            .filter_map(|(k, s)| match &s.state {
+                State::Established(j) if j.realm == q.realm => Some((ConnKey(k), j, &s.conn)),
+                _ => None,
+            })
+            .map(|(k, j, conn)| (k, facts(j.id, &j.identity, conn)));
+        let part = match &*q.question {
+            Question::CountSessions(roles) => {
+                Part::Count(in_realm.filter(|(_, f)| f.in_roles(roles.as_deref())).count() as u64)
+            }
+            Question::ListSessions(roles) => {
+                Part::Ids(in_realm.filter(|(_, f)| f.in_roles(roles.as_deref())).map(|(_, f)| f.session).collect())
+            }
+            Question::GetSession(id) => {
+                Part::Details(in_realm.find(|(_, f)| f.session == *id).map(|(_, f)| f.details()))
+            }
+            Question::Kill { kill, except } => {
+                let victims: Vec<(ConnKey, Id)> = in_realm
+                    .filter(|(_, f)| f.session != *except && targeted(&kill.target, f))
+                    .map(|(k, f)| (k, f.session))
+                    .collect();
+                for (key, _) in &victims {
+                    self.kill_session(*key, kill, sink);
+                }
+                Part::Ids(victims.into_iter().map(|(_, id)| id).collect())
+            }
+        };
+        sink.to_shard(q.from, ShardMsg::Answer { token: q.token, part });
+    }
+
+    /// The asking shard: one shard's part; after the last, the caller gets its answer.
+    pub(super) fn on_answer(&mut self, token: Token, part: Part) {
+        let Some(w) = self.meta.get_mut(token) else { return };
+        match &mut w.answer {
+            Some(a) => a.merge(part),
+            None => w.answer = Some(part),
+        }
+        let Some(w) = self.meta.reply(token) else { return };
+        let Some(j) = self.sessions.get_mut(w.key.0).and_then(|s| s.joined_mut()).filter(|j| j.id == w.session) else {
+            return;
+        };
+        j.queries = j.queries.saturating_sub(1);
+        let no_such_session = || BadCall { error: ErrorUri::NoSuchSession, message: "no such session".into() };
+        let answer = match (w.reply, w.answer) {
+            (Reply::Count, Some(Part::Count(n))) => Ok(single(Value::UInt(n))),
+            (Reply::List, Some(Part::Ids(v))) => Ok(single(ids(&v))),
+            (Reply::Get, Some(Part::Details(Some(d)))) => Ok(single(Value::Dict(d))),
+            (Reply::KillOne, Some(Part::Ids(v))) if !v.is_empty() => Ok(Payload::Empty),
+            (Reply::KillIds, Some(Part::Ids(v))) => Ok(single(ids(&v))),
+            (Reply::KillCount, Some(Part::Ids(v))) => Ok(single(Value::UInt(v.len() as u64))),
+            _ => Err(no_such_session()),
+        };
+        match answer {
+            Ok(payload) => self.send_result(w.key, w.request, payload),
+            Err(bad) => self.send_error(w.key, code::CALL, w.request, bad.error, &bad.message),
+        }
+    }
+
+    /// `wamp.session.kill*` on the victim's shard: it leaves (meta events, testaments), gets
+    /// GOODBYE with the kill's reason and message, and its connection closes.
+    fn kill_session(&mut self, key: ConnKey, kill: &Kill, sink: &mut dyn Sink) {
+        self.leave(key, sink);
+        let details = kill.message.as_deref().map_or_else(Dict::new, |m| Dict::new().with("message", m));
+        let goodbye = Message::Goodbye(msg::Goodbye { details, reason: kill.reason.clone() });
+        self.send(key, &goodbye, MessageClass::Control);
+        if let Some(s) = self.sessions.get_mut(key.0) {
+            s.outbox.close();
+        }
+    }
+
+    fn send_result(&mut self, key: ConnKey, request: Id, payload: Payload) {
+        let result = Message::Result(msg::CallResult { request, details: Dict::new(), payload });
+        self.send(key, &result, MessageClass::Control);
+    }
+
+    /// Publishes a meta event, building its payload only if anyone subscribed to the topic.
+    fn publish_meta(&mut self, realm: RealmIdx, topic: &str, payload: impl FnOnce() -> Payload, sink: &mut dyn Sink) {
+        let mut wanted = false;
+        if let Some(b) = self.broker.get(realm) {
+            b.replica.for_each_match(topic, |_| wanted = true);
+        }
+        if wanted {
+            let payload = payload();
+            let p = Publication { topic, payload: &payload, exclude_me: None, filter: None, details: Dict::new() };
+            self.publish(realm, p, sink);
+        }
+    }
+
+    /// `wamp.session.on_join` for a session that was just welcomed.
+    pub(super) fn announce_join(&mut self, key: ConnKey, sink: &mut dyn Sink) {
+        let Some(s) = self.sessions.get(key.0) else { return };
+        let Some(j) = s.joined() else { return };
+        let (realm, details) = (j.realm, facts(j.id, &j.identity, &s.conn).details());
+        self.publish_meta(realm, meta::ON_JOIN, || single(Value::Dict(details)), sink);
+    }
+
+    /// A session left (it is gone from every lookup): its testaments, `detached` ones first, then
+    /// `wamp.session.on_leave`.
+    pub(super) fn announce_leave(&mut self, key: ConnKey, j: &mut Joined, sink: &mut dyn Sink) {
+        let mut testaments = std::mem::take(&mut j.testaments);
+        testaments.sort_by_key(|t| t.scope != TestamentScope::Detached);
+        for t in testaments {
+            let details = if t.options.disclose_me { publisher_details(j) } else { Dict::new() };
+            let filter = t.options.filter.map(Arc::new);
+            let p = Publication { topic: &t.topic, payload: &t.payload, exclude_me: None, filter, details };
+            self.publish(j.realm, p, sink);
+        }
+        let Some(s) = self.sessions.get(key.0) else { return };
+        let args = facts(j.id, &j.identity, &s.conn).leave_args();
+        self.publish_meta(j.realm, meta::ON_LEAVE, || Payload::Values { args, kwargs: None }, sink);
+    }
+}
+
+/// True if a kill aimed at `target` names the session of `f`.
+fn targeted(target: &KillTarget, f: &SessionFacts<'_>) -> bool {
+    match target {
+        KillTarget::Session(id) => f.session == *id,
+        KillTarget::AuthId(a) => f.authid == a,
+        KillTarget::AuthRole(r) => f.authrole == r,
+        KillTarget::All => true,
+    }
+}
