@@ -1,4 +1,5 @@
-//! Procedures the router answers itself, called from any shard.
+//! Procedures the router answers itself, called from any shard, and the protection of their
+//! namespace from client registrations.
 
 use super::sim::*;
 use crate::wamp::{Dict, Id, Message, Value};
@@ -56,5 +57,30 @@ fn builtin_calls_with_bad_arguments_or_unknown_names_get_the_spec_errors() {
         assert_eq!(bad, Err("wamp.error.invalid_argument".into()));
         let unknown = answer(sim, &mut c, "wamp.no.such.thing", vec![]);
         assert_eq!(unknown, Err("wamp.error.no_such_procedure".into()));
+    });
+}
+
+#[test]
+fn no_client_registration_captures_a_router_procedure() {
+    matrix(|sim, ser| {
+        let mut e = sim.join(last(sim), ser);
+        for (procedure, policy) in [("wamp.session.count", "exact"), ("wamp", "prefix"), ("wamp.session", "prefix")] {
+            let refused = sim.register(&mut e, procedure, policy);
+            assert_eq!(refused, Err("wamp.error.invalid_uri".into()), "{procedure} {policy}");
+        }
+        sim.register(&mut e, "wam", "prefix").unwrap();
+        sim.register(&mut e, ".session.count", "wildcard").unwrap();
+        let mut c = sim.join(0, ser);
+        assert!(matches!(answer(sim, &mut c, "wamp.session.count", vec![]), Ok(Value::UInt(2))));
+        assert!(recv(&e).is_empty(), "no INVOCATION for a router procedure");
+        let request = sim.call(&mut c, "wamx.session.count", vec![]);
+        let Message::Invocation(inv) = one(&e) else { panic!("expected INVOCATION") };
+        assert_eq!(inv.details.get_str("procedure"), Some("wamx.session.count"));
+        sim.send(&e, Message::Yield(crate::wamp::message::Yield {
+            request: inv.request,
+            options: Dict::new(),
+            payload: crate::codec::Payload::Empty,
+        }));
+        assert!(matches!(one(&c), Message::Result(r) if r.request == request));
     });
 }
