@@ -221,6 +221,7 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("caller_identification", true)
         .with("shared_registration", true)
         .with("call_reroute", true)
+        .with("sharded_registration", true)
         .with("payload_passthru_mode", true)
         .with("session_meta_api", true)
         .with("testament_meta_api", true);

@@ -98,6 +98,18 @@ fn echo(s: &str) -> String {
     }
 }
 
+/// The `rkey` of `runmode: "partition"`; `None` without a runmode. `rkey` alone is ignored.
+fn partition_key(options: &Dict) -> Result<Option<String>, OptionError> {
+    match string(options, "runmode")? {
+        None => Ok(None),
+        Some("partition") => match string(options, "rkey")? {
+            Some(key) => Ok(Some(key.to_owned())),
+            None => Err(OptionError::Missing { key: "rkey", by: "runmode" }),
+        },
+        Some(other) => Err(OptionError::UnknownValue { key: "runmode", value: echo(other), expected: "partition" }),
+    }
+}
+
 /// `REGISTER.Options.invoke`: how a call picks one callee of a shared registration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum InvokePolicy {
@@ -243,6 +255,9 @@ pub struct CallOptions {
     pub timeout_ms: u64,
     /// `disclose_me`: the caller asks to be identified to the callee.
     pub disclose_me: bool,
+    /// `runmode: "partition"` with its `rkey`: every call with this key goes to the same callee
+    /// of a shared registration (sharded registration).
+    pub partition: Option<String>,
     /// The `ppt_*` keys, if the call uses payload passthru mode.
     pub ppt: Option<Ppt>,
 }
@@ -258,6 +273,7 @@ impl CallOptions {
             progress: flag(options, "progress", false)?,
             timeout_ms: typed(options, "timeout", Value::as_u64, "a non-negative integer")?.unwrap_or(0),
             disclose_me: flag(options, "disclose_me", false)?,
+            partition: partition_key(options)?,
             ppt: Ppt::decode(options)?,
         })
     }
@@ -512,6 +528,17 @@ mod tests {
     }
 
     #[test]
+    fn runmode_partition_needs_an_rkey_and_is_the_only_runmode() {
+        let ok = CallOptions::decode(&Dict::new().with("runmode", "partition").with("rkey", "dev-7")).unwrap();
+        assert_eq!(ok.partition.as_deref(), Some("dev-7"));
+        assert_eq!(CallOptions::decode(&Dict::new().with("rkey", "x")).unwrap().partition, None);
+        let missing = CallOptions::decode(&Dict::new().with("runmode", "partition")).unwrap_err();
+        assert!(missing.to_string().contains("rkey"), "{missing}");
+        let unknown = CallOptions::decode(&Dict::new().with("runmode", "all").with("rkey", "x")).unwrap_err();
+        assert!(unknown.to_string().contains("runmode"), "{unknown}");
+    }
+
+    #[test]
     fn timeout_of_the_wrong_type_is_an_error_naming_the_key() {
         for bad in [Value::Int(-1), Value::Float(1.5), Value::from("10"), Value::Bool(true)] {
             let err = CallOptions::decode(&opts(&[("timeout", bad)])).unwrap_err();
@@ -553,7 +580,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_ignored() {
-        let d = opts(&[("_custom", Value::Float(1.0)), ("runmode", 5u64.into()), ("exclude", Value::Null)]);
+        let d = opts(&[("_custom", Value::Float(1.0)), ("x_vendor", 5u64.into()), ("exclude", Value::Null)]);
         assert_eq!(CallOptions::decode(&d), Ok(CallOptions::default()));
         assert_eq!(PublishOptions::decode(&d), Ok(PublishOptions::default()));
         assert_eq!(SubscribeOptions::decode(&d), Ok(SubscribeOptions::default()));

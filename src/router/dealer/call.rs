@@ -150,7 +150,9 @@ impl Router {
             self.answer_meta(key, m.request, realm, &m.procedure, &m.payload, sink);
             return Ok(());
         }
-        let Some(route) = self.dealer.get_mut(realm).and_then(|d| d.route(&m.procedure, &mut self.rng, &[])) else {
+        let partition = options.partition.as_deref();
+        let route = self.dealer.get_mut(realm).and_then(|d| d.route(&m.procedure, &mut self.rng, &[], partition));
+        let Some(route) = route else {
             let e = ErrorUri::NoSuchProcedure;
             self.send_error(key, code::CALL, m.request, e, "no callee registered the procedure");
             return Ok(());
@@ -389,8 +391,9 @@ impl Router {
         let registration = call.registration;
         let Some(r) = call.reroute.as_mut() else { return false };
         r.tried.push(busy);
-        let (procedure, tried) = (r.procedure.clone(), r.tried.clone());
-        let route = self.dealer.get_mut(realm).and_then(|d| d.route(&procedure, &mut self.rng, &tried));
+        let (procedure, tried, partition) = (r.procedure.clone(), r.tried.clone(), r.options.partition.clone());
+        let route =
+            self.dealer.get_mut(realm).and_then(|d| d.route(&procedure, &mut self.rng, &tried, partition.as_deref()));
         let Some(route) = route.filter(|r| r.registration == registration) else { return false };
         let callee = route.callee;
         let Some(j) = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()) else { return false };

@@ -187,12 +187,15 @@ impl Router {
 }
 
 impl DealerRealm {
-    /// The registration a CALL to `procedure` goes to, and the callee it goes to by the
-    /// registration's policy, skipping the callees in `tried`. Chooses without cloning the
-    /// replica entry: this runs for every CALL.
-    fn route(&mut self, procedure: &str, rng: &mut StdRng, tried: &[Id]) -> Option<Route> {
+    /// The registration a CALL to `procedure` goes to, and the callee it goes to (by the call's
+    /// partition key if it has one, else by the registration's policy), skipping the callees in
+    /// `tried`. Chooses without cloning the replica entry: this runs for every CALL.
+    fn route(&mut self, procedure: &str, rng: &mut StdRng, tried: &[Id], partition: Option<&str>) -> Option<Route> {
         let (reg, policy) = self.replica.best_match(procedure)?;
-        let callee = choose(reg, &mut self.cursors, rng, tried)?;
+        let callee = match partition {
+            Some(key) => by_partition(reg, key, tried)?,
+            None => choose(reg, &mut self.cursors, rng, tried)?,
+        };
         Some(Route { registration: reg.id, shared: reg.callees.len() > 1, policy, callee })
     }
 }
@@ -207,6 +210,27 @@ pub(super) struct Route {
     policy: MatchPolicy,
     /// The callee chosen.
     callee: CalleeRef,
+}
+
+/// The callee of `reg` that serves partition `key` (sharded registration), skipping those in
+/// `tried`: rendezvous hashing, the callee with the highest weight for (key, callee). Every shard
+/// picks the same callee from the same replica; a key moves only when its callee leaves (or
+/// answers `unavailable`: the next highest takes it), and a new callee takes over only its share.
+fn by_partition(reg: &ReplicaReg, key: &str, tried: &[Id]) -> Option<CalleeRef> {
+    reg.callees.iter().filter(|c| !tried.contains(&c.session)).max_by_key(|c| partition_weight(key, c.session)).copied()
+}
+
+/// FNV-1a over the key and the callee's session id: a hash that is the same on every shard and
+/// every host (a hasher with a per-process seed would not be), cheap for short keys.
+fn partition_weight(key: &str, callee: Id) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = key.as_bytes().iter().copied().chain(callee.get().to_le_bytes());
+    let h = bytes.fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    // FNV's low bits mix poorly for keys that differ only in their last bytes: finish with a
+    // multiply-xorshift so every bit of the weight depends on every input byte.
+    let h = (h ^ (h >> 32)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+    h ^ (h >> 32)
 }
 
 /// The callee for a call to `reg`, by the registration's policy, skipping those in `tried`.

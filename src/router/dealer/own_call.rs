@@ -48,7 +48,7 @@ impl Router {
             self.stats.call_limit_hits += 1;
             return Err(ErrorUri::LimitReached);
         }
-        let route = self.dealer.get_mut(realm).and_then(|d| d.route(procedure, &mut self.rng, &[]));
+        let route = self.dealer.get_mut(realm).and_then(|d| d.route(procedure, &mut self.rng, &[], None));
         let route = route.ok_or(ErrorUri::NoSuchProcedure)?;
         self.next_own_call += 1;
         let token = self.next_own_call;

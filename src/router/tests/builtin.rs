@@ -76,11 +76,14 @@ fn no_client_registration_captures_a_router_procedure() {
         let request = sim.call(&mut c, "wamx.session.count", vec![]);
         let Message::Invocation(inv) = one(&e) else { panic!("expected INVOCATION") };
         assert_eq!(inv.details.get_str("procedure"), Some("wamx.session.count"));
-        sim.send(&e, Message::Yield(crate::wamp::message::Yield {
-            request: inv.request,
-            options: Dict::new(),
-            payload: crate::codec::Payload::Empty,
-        }));
+        sim.send(
+            &e,
+            Message::Yield(crate::wamp::message::Yield {
+                request: inv.request,
+                options: Dict::new(),
+                payload: crate::codec::Payload::Empty,
+            }),
+        );
         assert!(matches!(one(&c), Message::Result(r) if r.request == request));
     });
 }

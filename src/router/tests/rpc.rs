@@ -437,7 +437,12 @@ fn shared(sim: &mut Sim, ser: crate::codec::Serializer, procedure: &str, invoke:
 
 /// Calls once and returns which callee got the INVOCATION, answering it.
 fn served_by(sim: &mut Sim, c: &mut Client, procedure: &str, callees: &[Client]) -> usize {
-    sim.call(c, procedure, vec![]);
+    served_by_with(sim, c, procedure, callees, Dict::new())
+}
+
+/// Calls once with `options` and returns which callee got the INVOCATION, answering it.
+fn served_by_with(sim: &mut Sim, c: &mut Client, procedure: &str, callees: &[Client], options: Dict) -> usize {
+    sim.call_with(c, procedure, vec![], options);
     let got: Vec<(usize, m::Invocation)> = callees
         .iter()
         .enumerate()
@@ -452,6 +457,76 @@ fn served_by(sim: &mut Sim, c: &mut Client, procedure: &str, callees: &[Client])
     sim.send(&callees[*i], yield_msg(inv.request, vec![], Dict::new()));
     result(c);
     *i
+}
+
+fn partition(key: &str) -> Dict {
+    Dict::new().with("runmode", "partition").with("rkey", key)
+}
+
+#[test]
+fn a_partition_key_always_reaches_the_same_callee_from_every_shard() {
+    matrix(|sim, ser| {
+        let callees = shared(sim, ser, "com.part", "roundrobin", 4);
+        let mut callers: Vec<Client> = (0..sim.shards).map(|s| caller(sim, s, ser)).collect();
+        let keys: Vec<String> = (0..16).map(|k| format!("device-{k}")).collect();
+        let mut owner = Vec::new();
+        for key in &keys {
+            let first = served_by_with(sim, &mut callers[0], "com.part", &callees, partition(key));
+            for c in callers.iter_mut() {
+                for _ in 0..2 {
+                    assert_eq!(served_by_with(sim, c, "com.part", &callees, partition(key)), first, "{key}");
+                }
+            }
+            owner.push(first);
+        }
+        owner.sort_unstable();
+        owner.dedup();
+        assert!(owner.len() >= 2, "16 keys spread over more than one of 4 callees: {owner:?}");
+    });
+}
+
+#[test]
+fn a_partition_moves_only_when_its_callee_leaves() {
+    matrix(|sim, ser| {
+        let mut callees = shared(sim, ser, "com.part", "random", 3);
+        let mut c = caller(sim, 0, ser);
+        let keys: Vec<String> = (0..24).map(|k| format!("k{k}")).collect();
+        let before: Vec<usize> =
+            keys.iter().map(|k| served_by_with(sim, &mut c, "com.part", &callees, partition(k))).collect();
+        let gone = before[0];
+        let leaver = callees.remove(gone);
+        sim.close(&leaver);
+        for (k, owner) in keys.iter().zip(&before) {
+            let now = served_by_with(sim, &mut c, "com.part", &callees, partition(k));
+            if *owner != gone {
+                let same = if *owner > gone { owner - 1 } else { *owner };
+                assert_eq!(now, same, "{k} kept its callee");
+            }
+        }
+    });
+}
+
+#[test]
+fn a_partitioned_call_without_callees_left_gets_no_available_callee() {
+    matrix(|sim, ser| {
+        let callees = shared(sim, ser, "com.part", "roundrobin", 2);
+        let mut c = caller(sim, 0, ser);
+        let request = sim.call_with(&mut c, "com.part", vec![], partition("k"));
+        for _ in 0..2 {
+            let (i, inv) = callees
+                .iter()
+                .enumerate()
+                .find_map(|(i, e)| recv(e).into_iter().next().map(|m| (i, m)))
+                .map(|(i, m)| match m {
+                    Message::Invocation(inv) => (i, inv),
+                    other => panic!("expected INVOCATION, got {other:?}"),
+                })
+                .expect("one callee invoked");
+            sim.send(&callees[i], invocation_error(inv.request, "wamp.error.unavailable"));
+        }
+        let e = error(&c);
+        assert_eq!((e.request, e.error.as_str()), (request, "wamp.error.no_available_callee"));
+    });
 }
 
 #[test]
