@@ -8,6 +8,8 @@
 
 pub mod testament;
 
+use std::time::SystemTime;
+
 use crate::wamp::uri::{is_valid_uri, UriCheck};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Serializer, Value};
 pub use testament::{Testament, TestamentScope};
@@ -16,6 +18,13 @@ pub use testament::{Testament, TestamentScope};
 pub const ON_JOIN: &str = "wamp.session.on_join";
 /// `wamp.session.on_leave`: a session left (session id, authid, authrole).
 pub const ON_LEAVE: &str = "wamp.session.on_leave";
+
+/// `t` as an RFC 3339 timestamp in UTC (`2026-12-01T21:00:26.123456Z`), as meta answers and the
+/// event history give times.
+pub fn rfc3339(t: SystemTime) -> String {
+    let format = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from(t).format(&format).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
 
 /// A meta procedure call the router refuses: its ERROR's URI and message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +86,22 @@ pub enum MetaCall {
     AddTestament(Box<Testament>),
     /// `wamp.session.flush_testaments(scope)`.
     FlushTestaments(TestamentScope),
+    /// `wamp.registration.list()`: ids by match policy.
+    RegistrationList,
+    /// `wamp.registration.get(registration)`.
+    RegistrationGet(Id),
+    /// `wamp.registration.list_callees(registration)`.
+    RegistrationCallees(Id),
+    /// `wamp.registration.count_callees(registration)`.
+    RegistrationCountCallees(Id),
+    /// `wamp.subscription.list()`: ids by match policy.
+    SubscriptionList,
+    /// `wamp.subscription.get(subscription)`.
+    SubscriptionGet(Id),
+    /// `wamp.subscription.list_subscribers(subscription)`.
+    SubscriptionSubscribers(Id),
+    /// `wamp.subscription.count_subscribers(subscription)`.
+    SubscriptionCountSubscribers(Id),
     /// `wamp.registration.lookup(procedure, options)`.
     RegistrationLookup(String, MatchPolicy),
     /// `wamp.registration.match(procedure)`.
@@ -179,6 +204,16 @@ impl MetaCall {
                 Testament::decode(args, kwargs, uri_check).map(|t| MetaCall::AddTestament(Box::new(t)))
             }
             "wamp.session.flush_testaments" => TestamentScope::decode(a.get(0, "scope")).map(MetaCall::FlushTestaments),
+            "wamp.registration.list" => Ok(MetaCall::RegistrationList),
+            "wamp.registration.get" => a.id(0, "registration").map(MetaCall::RegistrationGet),
+            "wamp.registration.list_callees" => a.id(0, "registration").map(MetaCall::RegistrationCallees),
+            "wamp.registration.count_callees" => a.id(0, "registration").map(MetaCall::RegistrationCountCallees),
+            "wamp.subscription.list" => Ok(MetaCall::SubscriptionList),
+            "wamp.subscription.get" => a.id(0, "subscription").map(MetaCall::SubscriptionGet),
+            "wamp.subscription.list_subscribers" => a.id(0, "subscription").map(MetaCall::SubscriptionSubscribers),
+            "wamp.subscription.count_subscribers" => {
+                a.id(0, "subscription").map(MetaCall::SubscriptionCountSubscribers)
+            }
             "wamp.registration.lookup" => {
                 a.string(0, "procedure").and_then(|u| Ok(MetaCall::RegistrationLookup(u.into(), a.policy(1)?)))
             }
@@ -189,6 +224,20 @@ impl MetaCall {
             "wamp.subscription.match" => a.string(0, "topic").map(|u| MetaCall::SubscriptionMatch(u.into())),
             _ => return None,
         })
+    }
+}
+
+/// The details of a subscription (`wamp.subscription.get`, `on_create`): `id`, `created`, `uri`,
+/// `match`; a registration's add `invoke`.
+pub fn entry_details(id: Id, created: SystemTime, uri: &str, policy: MatchPolicy, invoke: Option<&str>) -> Dict {
+    let d = Dict::new()
+        .with("id", id.get())
+        .with("created", rfc3339(created))
+        .with("uri", uri)
+        .with("match", policy.as_str());
+    match invoke {
+        Some(i) => d.with("invoke", i),
+        None => d,
     }
 }
 

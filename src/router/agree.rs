@@ -14,9 +14,11 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::gather::Gathers;
-use super::shard_msg::{Apply, Change, Op, Replica};
+use super::meta::MetaEvent;
+use super::shard_msg::{Apply, Cause, Change, Op, Replica, ReplicaEntry};
 use super::{broker, dealer, home_shard, Router, ShardMsg, Sink, Token};
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, ShardId};
@@ -38,6 +40,8 @@ type HomeKey = (RealmIdx, Table, Arc<str>, MatchPolicy);
 #[derive(Debug)]
 struct HomeEntry {
     id: Id,
+    /// When the first change created it (wall clock), for the meta API.
+    created: SystemTime,
     state: HomeState,
 }
 
@@ -72,10 +76,22 @@ pub(super) enum Waiting {
 /// A change this shard waits on.
 #[derive(Debug)]
 pub(super) struct Pending {
+    /// The change created the subscription or registration (meta `on_create` is due).
+    pub(super) created: bool,
     /// The id assigned by the home shard, known from the first acknowledgment.
     pub(super) id: Option<Id>,
     /// What completes when the last acknowledgment arrives.
     pub(super) waiting: Waiting,
+}
+
+/// What a change did, as the home shard broadcasts it.
+#[derive(Debug)]
+struct Applied {
+    id: Id,
+    created: SystemTime,
+    /// This change created the entry.
+    fresh: bool,
+    state: Replica,
 }
 
 /// This shard's part in the agreement.
@@ -114,20 +130,21 @@ impl Agreement {
         self.home.len()
     }
 
-    /// Applies `change` to the authoritative state: the new replica state to broadcast, nothing
-    /// if the change does not apply (a stale leave), or the error refusing it.
-    fn change(&mut self, c: &Change) -> Result<Option<(Id, Replica)>, ErrorUri> {
+    /// Applies `change`, made at wall-clock time `now`, to the authoritative state: what to
+    /// broadcast, nothing if the change does not apply (a stale leave), or the error refusing it.
+    fn change(&mut self, c: &Change, now: SystemTime) -> Result<Option<Applied>, ErrorUri> {
         let table = match c.op {
-            Op::Subscribe(_) | Op::Unsubscribe(_) => Table::Subscriptions,
+            Op::Subscribe { .. } | Op::Unsubscribe { .. } => Table::Subscriptions,
             Op::Register(..) | Op::Unregister { .. } => Table::Registrations,
         };
         let key: HomeKey = (c.realm, table, c.uri.clone(), c.policy);
         let (ids, shards) = (&mut self.ids, self.shards);
+        let mut fresh = false;
         let entry = match c.op {
-            Op::Subscribe(ser) => {
-                let entry = self.home.entry(key.clone()).or_insert_with(|| HomeEntry {
-                    id: ids.next_id(),
-                    state: HomeState::Subscription(vec![0; shards]),
+            Op::Subscribe { serializer: ser, .. } => {
+                let entry = self.home.entry(key.clone()).or_insert_with(|| {
+                    fresh = true;
+                    HomeEntry { id: ids.next_id(), created: now, state: HomeState::Subscription(vec![0; shards]) }
                 });
                 if let HomeState::Subscription(p) = &mut entry.state {
                     if let Some(bits) = p.get_mut(c.from) {
@@ -136,7 +153,7 @@ impl Agreement {
                 }
                 entry
             }
-            Op::Unsubscribe(ser) => {
+            Op::Unsubscribe { serializer: ser, .. } => {
                 let Some(entry) = self.home.get_mut(&key) else { return Ok(None) };
                 if let HomeState::Subscription(p) = &mut entry.state {
                     if let Some(bits) = p.get_mut(c.from) {
@@ -157,10 +174,14 @@ impl Agreement {
                     }
                     entry
                 }
-                Entry::Vacant(v) => v.insert(HomeEntry {
-                    id: ids.next_id(),
-                    state: HomeState::Registration { invoke, callees: vec![callee] },
-                }),
+                Entry::Vacant(v) => {
+                    fresh = true;
+                    v.insert(HomeEntry {
+                        id: ids.next_id(),
+                        created: now,
+                        state: HomeState::Registration { invoke, callees: vec![callee] },
+                    })
+                }
             },
             Op::Unregister { registration, session } => {
                 let Some(entry) = self.home.get_mut(&key).filter(|e| e.id == registration) else { return Ok(None) };
@@ -170,11 +191,11 @@ impl Agreement {
                 entry
             }
         };
-        let (id, replica) = (entry.id, entry.state.replica());
-        if replica.is_empty() {
+        let applied = Applied { id: entry.id, created: entry.created, fresh, state: entry.state.replica() };
+        if applied.state.is_empty() {
             self.home.remove(&key);
         }
-        Ok(Some((id, replica)))
+        Ok(Some(applied))
     }
 }
 
@@ -191,20 +212,31 @@ impl Router {
         sink: &mut dyn Sink,
     ) -> Option<Token> {
         let shards = self.shards;
-        let token = waiting.map(|waiting| self.agree.pending.start(shards, Pending { id: None, waiting }));
+        let token =
+            waiting.map(|waiting| self.agree.pending.start(shards, Pending { created: false, id: None, waiting }));
         let home = home_shard(realm, &uri, policy, self.shards);
-        sink.to_shard(home, ShardMsg::Change(Change { realm, uri, policy, from: self.shard, token, op }));
+        let change = Change { realm, uri, policy, from: self.shard, token, op };
+        sink.to_shard(home, ShardMsg::Change(change));
         token
     }
 
     /// Home shard: apply a change and tell every shard, or refuse it.
     pub(super) fn on_change(&mut self, c: Change, sink: &mut dyn Sink) {
-        match self.agree.change(&c) {
-            Ok(Some((id, state))) => {
+        let now = self.wall_now();
+        match self.agree.change(&c, now) {
+            Ok(Some(a)) => {
                 let ack = c.token.map(|t| (c.from, t));
                 for shard in 0..self.shards {
-                    let apply =
-                        Apply { realm: c.realm, id, uri: c.uri.clone(), policy: c.policy, state: state.clone(), ack };
+                    let apply = Apply {
+                        realm: c.realm,
+                        id: a.id,
+                        uri: c.uri.clone(),
+                        policy: c.policy,
+                        created: a.created,
+                        state: a.state.clone(),
+                        cause: Cause { shard: c.from, session: c.op.session(), created: a.fresh },
+                        ack,
+                    };
                     sink.to_shard(shard, ShardMsg::Apply(apply));
                 }
             }
@@ -217,16 +249,32 @@ impl Router {
         }
     }
 
-    /// Every shard: update the replica, then acknowledge.
+    /// Every shard: update the replica, then acknowledge. The shard that asked for the change
+    /// also publishes the meta event of a deletion, and notes a creation for its request.
     pub(super) fn on_apply(&mut self, a: Apply, sink: &mut dyn Sink) {
-        match a.state {
-            Replica::Subscription { presence } => self.apply_subscription(a.realm, a.id, &a.uri, a.policy, presence),
-            Replica::Registration { invoke, callees } => {
-                self.apply_registration(a.realm, a.id, &a.uri, a.policy, invoke, callees)
+        let deleted = a.state.is_empty();
+        let origin = a.cause.shard == self.shard;
+        let entry = ReplicaEntry { id: a.id, uri: a.uri.clone(), policy: a.policy, created: a.created };
+        let deletion = match a.state {
+            Replica::Subscription { presence } => {
+                self.apply_subscription(a.realm, entry, presence);
+                MetaEvent::SubscriptionDeleted
             }
-        }
+            Replica::Registration { invoke, callees } => {
+                self.apply_registration(a.realm, entry, invoke, callees);
+                MetaEvent::RegistrationDeleted
+            }
+        };
         if let Some((shard, token)) = a.ack {
+            if shard == self.shard && a.cause.created {
+                if let Some(p) = self.agree.pending_mut(token) {
+                    p.created = true;
+                }
+            }
             sink.to_shard(shard, ShardMsg::Applied { token, id: a.id });
+        }
+        if origin && deleted {
+            self.announce_change(a.realm, deletion, a.cause.session, a.id, &a.uri, sink);
         }
     }
 
@@ -239,8 +287,8 @@ impl Router {
         p.id = Some(id);
         let Some(p) = self.agree.pending.reply(token) else { return };
         match p.waiting {
-            Waiting::Sub(w) => self.on_subscribed(id, w, sink),
-            Waiting::Reg(w) => self.on_registered(id, w, sink),
+            Waiting::Sub(w) => self.on_subscribed(id, w, p.created, sink),
+            Waiting::Reg(w) => self.on_registered(id, w, p.created, sink),
         }
     }
 

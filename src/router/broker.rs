@@ -11,9 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::agree::Waiting;
-use super::shard_msg::{Event, EventCopy, Op};
+use super::meta::MetaEvent;
+use super::shard_msg::{Event, EventCopy, Op, ReplicaEntry};
 use super::trie::UriTrie;
 use super::{ConnKey, Router, ShardMsg, Sink, Token};
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
@@ -34,6 +36,8 @@ pub(super) struct ReplicaSub {
     policy: MatchPolicy,
     /// Per shard, a bit per serializer index: who must receive its events.
     presence: Arc<[u8]>,
+    /// When the subscription was created (wall clock), for the meta API.
+    pub(super) created: SystemTime,
 }
 
 /// A subscriber on this shard.
@@ -84,6 +88,22 @@ pub(super) struct BrokerRealm {
     /// (topic, policy, serializer) -> token of the join in flight, so that concurrent
     /// subscribers wait for the same join.
     joining: HashMap<(Arc<str>, MatchPolicy, Serializer), Token>,
+    /// subscription id -> (topic, policy): finds a subscription of the replica by id for the meta
+    /// API. Same entries as `replica`.
+    pub(super) by_id: HashMap<Id, (Arc<str>, MatchPolicy)>,
+}
+
+impl BrokerRealm {
+    /// The subscription with this id, and its topic and policy.
+    pub(super) fn by_id(&self, id: Id) -> Option<(&ReplicaSub, &str, MatchPolicy)> {
+        let (uri, policy) = self.by_id.get(&id)?;
+        self.replica.get(uri, *policy).map(|r| (r, &**uri, *policy))
+    }
+
+    /// The ids of this shard's subscribers of subscription `id`.
+    pub(super) fn local_subscribers(&self, id: Id) -> impl Iterator<Item = Id> + '_ {
+        self.local.get(&id).into_iter().flat_map(|l| l.members.iter().flatten().map(|m| m.session))
+    }
 }
 
 /// One publication, as the broker routes it.
@@ -150,7 +170,11 @@ impl Router {
                     j.subscriptions.insert(id);
                 }
                 let reply = Message::Subscribed(msg::Subscribed { request: m.request, subscription: id });
-                return self.send(key, &reply, MessageClass::Control);
+                self.send(key, &reply, MessageClass::Control);
+                if !already {
+                    self.announce_change(realm, MetaEvent::Subscribed, session, id, &topic, sink);
+                }
+                return;
             }
         }
         let waiter = Waiter { key, session, request: m.request };
@@ -162,7 +186,9 @@ impl Router {
             return;
         }
         let pending = PendingSub { realm, topic: topic.clone(), policy, serializer: ser, waiters: vec![waiter] };
-        let token = self.request_change(realm, topic, policy, Op::Subscribe(ser), Some(Waiting::Sub(pending)), sink);
+        let waiting = Some(Waiting::Sub(pending));
+        let token =
+            self.request_change(realm, topic, policy, Op::Subscribe { serializer: ser, session }, waiting, sink);
         if let (Some(token), Some(b)) = (token, self.broker.get_mut(realm)) {
             b.joining.insert(join_key, token);
         }
@@ -177,32 +203,36 @@ impl Router {
             let e = ErrorUri::NoSuchSubscription;
             return self.send_error(key, code::UNSUBSCRIBE, m.request, e, "not subscribed");
         }
-        self.remove_local_subscriber(realm, m.subscription, ser, key, sink);
+        let session = j.id;
         let reply = Message::Unsubscribed(msg::Unsubscribed { request: m.request, details: None });
         self.send(key, &reply, MessageClass::Control);
+        self.remove_local_subscriber(realm, m.subscription, ser, key, session, sink);
     }
 
-    /// Removes one subscriber on this shard; the last one of a serializer tells the home shard.
+    /// Removes one subscriber on this shard (`on_unsubscribe`); the last one of a serializer
+    /// tells the home shard (which deletes the subscription when no shard is left: `on_delete`).
     pub(super) fn remove_local_subscriber(
         &mut self,
         realm: RealmIdx,
         sub: Id,
         ser: Serializer,
         key: ConnKey,
+        session: Id,
         sink: &mut dyn Sink,
     ) {
         let Some(b) = self.broker.get_mut(realm) else { return };
         let Some(local) = b.local.get_mut(&sub) else { return };
         let members = &mut local.members[ser.index()];
         members.retain(|m| m.key != key);
-        if !members.is_empty() {
-            return;
-        }
+        let last = members.is_empty();
         let (topic, policy) = (local.topic.clone(), local.policy);
         if local.members.iter().all(Vec::is_empty) {
             b.local.remove(&sub);
         }
-        self.request_change(realm, topic, policy, Op::Unsubscribe(ser), None, sink);
+        self.announce_change(realm, MetaEvent::Unsubscribed, session, sub, &topic, sink);
+        if last {
+            self.request_change(realm, topic, policy, Op::Unsubscribe { serializer: ser, session }, None, sink);
+        }
     }
 
     pub(super) fn on_publish(&mut self, key: ConnKey, m: msg::Publish, sink: &mut dyn Sink) {
@@ -353,24 +383,21 @@ impl Router {
     }
 
     /// Every shard: the home shard changed who has subscribers of a subscription.
-    pub(super) fn apply_subscription(
-        &mut self,
-        realm: RealmIdx,
-        id: Id,
-        topic: &str,
-        policy: MatchPolicy,
-        presence: Arc<[u8]>,
-    ) {
+    pub(super) fn apply_subscription(&mut self, realm: RealmIdx, e: ReplicaEntry, presence: Arc<[u8]>) {
         let Some(b) = self.broker.get_mut(realm) else { return };
         if presence.iter().all(|p| *p == 0) {
-            b.replica.remove(topic, policy);
+            b.replica.remove(&e.uri, e.policy);
+            b.by_id.remove(&e.id);
         } else {
-            b.replica.insert(topic, policy, ReplicaSub { id, policy, presence });
+            let sub = ReplicaSub { id: e.id, policy: e.policy, presence, created: e.created };
+            b.replica.insert(&e.uri, e.policy, sub);
+            b.by_id.insert(e.id, (e.uri, e.policy));
         }
     }
 
-    /// The asking shard: every shard applied a join; answer SUBSCRIBED to the waiting sessions.
-    pub(super) fn on_subscribed(&mut self, id: Id, p: PendingSub, sink: &mut dyn Sink) {
+    /// The asking shard: every shard applied a join; SUBSCRIBED to the waiting sessions, then
+    /// the meta events (`on_create` first if the join created the subscription).
+    pub(super) fn on_subscribed(&mut self, id: Id, p: PendingSub, created: bool, sink: &mut dyn Sink) {
         let Some(b) = self.broker.get_mut(p.realm) else { return };
         b.joining.remove(&(p.topic.clone(), p.policy, p.serializer));
         let local = b.local.entry(id).or_insert_with(|| LocalSub {
@@ -384,21 +411,30 @@ impl Router {
             if j.id != w.session {
                 continue;
             }
-            if j.subscriptions.insert(id) {
+            let added = j.subscriptions.insert(id);
+            if added {
                 local.members[p.serializer.index()].push(Member { key: w.key, session: w.session });
             }
-            replies.push((w.key, w.request));
+            replies.push((w.key, w.request, added.then_some(w.session)));
         }
         let nobody = local.members[p.serializer.index()].is_empty();
         if nobody && local.members.iter().all(Vec::is_empty) {
             b.local.remove(&id);
         }
-        for (key, request) in replies {
-            let reply = Message::Subscribed(msg::Subscribed { request, subscription: id });
-            self.send(key, &reply, MessageClass::Control);
+        for (key, request, _) in &replies {
+            let reply = Message::Subscribed(msg::Subscribed { request: *request, subscription: id });
+            self.send(*key, &reply, MessageClass::Control);
+        }
+        let first = p.waiters.first().map_or(Id::ZERO, |w| w.session);
+        if created {
+            self.announce_change(p.realm, MetaEvent::SubscriptionCreated, first, id, &p.topic, sink);
+        }
+        for session in replies.iter().filter_map(|(_, _, added)| *added) {
+            self.announce_change(p.realm, MetaEvent::Subscribed, session, id, &p.topic, sink);
         }
         if nobody {
-            self.request_change(p.realm, p.topic, p.policy, Op::Unsubscribe(p.serializer), None, sink);
+            let op = Op::Unsubscribe { serializer: p.serializer, session: first };
+            self.request_change(p.realm, p.topic, p.policy, op, None, sink);
         }
     }
 }

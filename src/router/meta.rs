@@ -22,7 +22,54 @@ use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, SessionFacts, Testa
 use crate::realm::RealmIdx;
 use crate::session::{ConnInfo, Identity, Joined, MessageClass, State};
 use crate::wamp::message::{self as msg, code};
-use crate::wamp::{Dict, ErrorUri, Id, Message, Payload, Value};
+use crate::wamp::uri::is_reserved;
+use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
+
+/// A change to a subscription or registration that has a meta event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MetaEvent {
+    /// `wamp.subscription.on_create`: its first subscriber created it.
+    SubscriptionCreated,
+    /// `wamp.subscription.on_subscribe`.
+    Subscribed,
+    /// `wamp.subscription.on_unsubscribe`.
+    Unsubscribed,
+    /// `wamp.subscription.on_delete`: its last subscriber left.
+    SubscriptionDeleted,
+    /// `wamp.registration.on_create`: its first callee created it.
+    RegistrationCreated,
+    /// `wamp.registration.on_register`.
+    Registered,
+    /// `wamp.registration.on_unregister`.
+    Unregistered,
+    /// `wamp.registration.on_delete`: its last callee left.
+    RegistrationDeleted,
+}
+
+impl MetaEvent {
+    fn topic(self) -> &'static str {
+        match self {
+            MetaEvent::SubscriptionCreated => "wamp.subscription.on_create",
+            MetaEvent::Subscribed => "wamp.subscription.on_subscribe",
+            MetaEvent::Unsubscribed => "wamp.subscription.on_unsubscribe",
+            MetaEvent::SubscriptionDeleted => "wamp.subscription.on_delete",
+            MetaEvent::RegistrationCreated => "wamp.registration.on_create",
+            MetaEvent::Registered => "wamp.registration.on_register",
+            MetaEvent::Unregistered => "wamp.registration.on_unregister",
+            MetaEvent::RegistrationDeleted => "wamp.registration.on_delete",
+        }
+    }
+
+    fn of_subscription(self) -> bool {
+        matches!(
+            self,
+            MetaEvent::SubscriptionCreated
+                | MetaEvent::Subscribed
+                | MetaEvent::Unsubscribed
+                | MetaEvent::SubscriptionDeleted
+        )
+    }
+}
 
 /// How the merged parts become the caller's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +86,10 @@ enum Reply {
     KillIds,
     /// `[count killed]`.
     KillCount,
+    /// `[[subscriber ids]]`.
+    Subscribers,
+    /// `[count of subscribers]`.
+    CountSubscribers,
 }
 
 /// A meta call waiting for every shard's part of the answer.
@@ -118,6 +169,17 @@ impl Router {
             MetaCall::SessionCount(roles) => (Question::CountSessions(roles), Reply::Count),
             MetaCall::SessionList(roles) => (Question::ListSessions(roles), Reply::List),
             MetaCall::SessionGet(id) => (Question::GetSession(id), Reply::Get),
+            MetaCall::SubscriptionSubscribers(id) | MetaCall::SubscriptionCountSubscribers(id) => {
+                let known = self.broker.get(realm).is_some_and(|b| b.by_id(id).is_some());
+                if !known {
+                    return Err(no_such(ErrorUri::NoSuchSubscription));
+                }
+                let reply = match call {
+                    MetaCall::SubscriptionSubscribers(_) => Reply::Subscribers,
+                    _ => Reply::CountSubscribers,
+                };
+                (Question::Subscribers(id), reply)
+            }
             MetaCall::Kill(kill) => {
                 let caller = self.sessions.get(key.0).and_then(|s| s.id()).unwrap_or(Id::ZERO);
                 let reply = match kill.target {
@@ -155,6 +217,33 @@ impl Router {
                 let before = j.testaments.len();
                 j.testaments.retain(|t| t.scope != scope);
                 single(Value::UInt((before - j.testaments.len()) as u64))
+            }
+            MetaCall::RegistrationList => {
+                let d = self.dealer.get(realm).ok_or_else(no_realm)?;
+                by_policy(d.by_id.iter().map(|(id, (_, p))| (*id, *p)))
+            }
+            MetaCall::SubscriptionList => {
+                let b = self.broker.get(realm).ok_or_else(no_realm)?;
+                by_policy(b.by_id.iter().filter(|(_, (uri, _))| !is_reserved(uri)).map(|(id, (_, p))| (*id, *p)))
+            }
+            MetaCall::RegistrationGet(id) => {
+                let d = self.dealer.get(realm).ok_or_else(no_realm)?;
+                let (r, uri, policy) = d.by_id(id).ok_or_else(|| no_such(ErrorUri::NoSuchRegistration))?;
+                single(Value::Dict(meta::entry_details(id, r.created, uri, policy, Some(r.invoke.as_str()))))
+            }
+            MetaCall::RegistrationCallees(id) | MetaCall::RegistrationCountCallees(id) => {
+                let d = self.dealer.get(realm).ok_or_else(no_realm)?;
+                let (r, _, _) = d.by_id(id).ok_or_else(|| no_such(ErrorUri::NoSuchRegistration))?;
+                let callees: Vec<Id> = r.callees.iter().map(|c| c.session).collect();
+                match call {
+                    MetaCall::RegistrationCallees(_) => single(ids(&callees)),
+                    _ => single(Value::UInt(callees.len() as u64)),
+                }
+            }
+            MetaCall::SubscriptionGet(id) => {
+                let b = self.broker.get(realm).ok_or_else(no_realm)?;
+                let (s, uri, policy) = b.by_id(id).ok_or_else(|| no_such(ErrorUri::NoSuchSubscription))?;
+                single(Value::Dict(meta::entry_details(id, s.created, uri, policy, None)))
             }
             MetaCall::RegistrationLookup(uri, policy) => {
                 let d = self.dealer.get(realm).ok_or_else(no_realm)?;
@@ -226,6 +315,9 @@ impl Router {
             Question::ListSessions(roles) => {
                 Part::Ids(in_realm.filter(|(_, f)| f.in_roles(roles.as_deref())).map(|(_, f)| f.session).collect())
             }
+            Question::Subscribers(id) => {
+                Part::Ids(self.broker.get(q.realm).map(|b| b.local_subscribers(*id).collect()).unwrap_or_default())
+            }
             Question::GetSession(id) => {
                 Part::Details(in_realm.find(|(_, f)| f.session == *id).map(|(_, f)| f.details()))
             }
@@ -263,6 +355,8 @@ impl Router {
             (Reply::KillOne, Some(Part::Ids(v))) if !v.is_empty() => Ok(Payload::Empty),
             (Reply::KillIds, Some(Part::Ids(v))) => Ok(single(ids(&v))),
             (Reply::KillCount, Some(Part::Ids(v))) => Ok(single(Value::UInt(v.len() as u64))),
+            (Reply::Subscribers, Some(Part::Ids(v))) => Ok(single(ids(&v))),
+            (Reply::CountSubscribers, Some(Part::Ids(v))) => Ok(single(Value::UInt(v.len() as u64))),
             _ => Err(no_such_session()),
         };
         match answer {
@@ -288,25 +382,63 @@ impl Router {
         self.send(key, &result, MessageClass::Control);
     }
 
-    /// Publishes a meta event, building its payload only if anyone subscribed to the topic.
-    fn publish_meta(&mut self, realm: RealmIdx, topic: &str, payload: impl FnOnce() -> Payload, sink: &mut dyn Sink) {
+    /// True if anyone in `realm` subscribed to a meta `topic`: a meta event is only built then.
+    fn meta_wanted(&self, realm: RealmIdx, topic: &str) -> bool {
         let mut wanted = false;
         if let Some(b) = self.broker.get(realm) {
             b.replica.for_each_match(topic, |_| wanted = true);
         }
-        if wanted {
-            let payload = payload();
-            let p = Publication { topic, payload: &payload, exclude_me: None, filter: None, details: Dict::new() };
-            self.publish(realm, p, sink);
+        wanted
+    }
+
+    /// Publishes a meta event from the router (no publisher, no lists).
+    fn publish_meta(&mut self, realm: RealmIdx, topic: &str, payload: &Payload, sink: &mut dyn Sink) {
+        let p = Publication { topic, payload, exclude_me: None, filter: None, details: Dict::new() };
+        self.publish(realm, p, sink);
+    }
+
+    /// A subscription or registration meta event about `session` and `id` (`uri` is its topic or
+    /// procedure): `[session, id]`, or `[session, details]` for `on_create`. Subscriptions to
+    /// `wamp.*` topics (the meta API's own) have none.
+    pub(super) fn announce_change(
+        &mut self,
+        realm: RealmIdx,
+        event: MetaEvent,
+        session: Id,
+        id: Id,
+        uri: &str,
+        sink: &mut dyn Sink,
+    ) {
+        if (event.of_subscription() && is_reserved(uri)) || !self.meta_wanted(realm, event.topic()) {
+            return;
         }
+        let details = match event {
+            MetaEvent::SubscriptionCreated => self
+                .broker
+                .get(realm)
+                .and_then(|b| b.by_id(id))
+                .map(|(s, uri, policy)| meta::entry_details(id, s.created, uri, policy, None)),
+            MetaEvent::RegistrationCreated => self
+                .dealer
+                .get(realm)
+                .and_then(|d| d.by_id(id))
+                .map(|(r, uri, policy)| meta::entry_details(id, r.created, uri, policy, Some(r.invoke.as_str()))),
+            _ => None,
+        };
+        let second = details.map_or(Value::UInt(id.get()), Value::Dict);
+        let payload = Payload::Values { args: vec![Value::UInt(session.get()), second], kwargs: None };
+        self.publish_meta(realm, event.topic(), &payload, sink);
     }
 
     /// `wamp.session.on_join` for a session that was just welcomed.
     pub(super) fn announce_join(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         let Some(s) = self.sessions.get(key.0) else { return };
         let Some(j) = s.joined() else { return };
-        let (realm, details) = (j.realm, facts(j.id, &j.identity, &s.conn).details());
-        self.publish_meta(realm, meta::ON_JOIN, || single(Value::Dict(details)), sink);
+        let realm = j.realm;
+        if self.meta_wanted(realm, meta::ON_JOIN) {
+            let details = facts(j.id, &j.identity, &s.conn).details();
+            self.publish_meta(realm, meta::ON_JOIN, &single(Value::Dict(details)), sink);
+        }
     }
 
     /// A session left (it is gone from every lookup): its testaments, `detached` ones first, then
@@ -321,9 +453,37 @@ impl Router {
             self.publish(j.realm, p, sink);
         }
         let Some(s) = self.sessions.get(key.0) else { return };
-        let args = facts(j.id, &j.identity, &s.conn).leave_args();
-        self.publish_meta(j.realm, meta::ON_LEAVE, || Payload::Values { args, kwargs: None }, sink);
+        if self.meta_wanted(j.realm, meta::ON_LEAVE) {
+            let args = facts(j.id, &j.identity, &s.conn).leave_args();
+            self.publish_meta(j.realm, meta::ON_LEAVE, &Payload::Values { args, kwargs: None }, sink);
+        }
     }
+}
+
+/// `{exact: [ids], prefix: [ids], wildcard: [ids]}`, as `wamp.subscription.list` and
+/// `wamp.registration.list` answer.
+fn by_policy(entries: impl Iterator<Item = (Id, MatchPolicy)>) -> Payload {
+    let mut lists: [Vec<Id>; 3] = Default::default();
+    for (id, policy) in entries {
+        let i = match policy {
+            MatchPolicy::Exact => 0,
+            MatchPolicy::Prefix => 1,
+            MatchPolicy::Wildcard => 2,
+        };
+        if let Some(l) = lists.get_mut(i) {
+            l.push(id);
+        }
+    }
+    let [exact, prefix, wildcard] = lists.map(|mut l| {
+        l.sort_unstable();
+        ids(&l)
+    });
+    single(Value::Dict(Dict::new().with("exact", exact).with("prefix", prefix).with("wildcard", wildcard)))
+}
+
+fn no_such(error: ErrorUri) -> BadCall {
+    let what = if error == ErrorUri::NoSuchRegistration { "registration" } else { "subscription" };
+    BadCall { error, message: format!("no such {what}") }
 }
 
 /// True if a kill aimed at `target` names the session of `f`.

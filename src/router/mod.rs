@@ -22,7 +22,7 @@ pub mod violation;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use rand::rngs::StdRng;
 use slab::Slab;
@@ -92,7 +92,7 @@ pub struct TableSizes {
     pub queries: usize,
     /// Subscriptions and registrations homed here.
     pub home: usize,
-    /// Subscriptions and registrations in this shard's replicas.
+    /// Subscriptions and registrations in this shard's replicas, and in their id indexes.
     pub replica: usize,
 }
 
@@ -145,6 +145,10 @@ pub struct Router {
     rng: StdRng,
     /// The time of the event being handled, as the runtime passed it in.
     now: Instant,
+    /// A moment and the wall-clock time it had, as the runtime set them (the Unix epoch at the
+    /// router's creation until then): wall-clock times (`created`, event timestamps) are derived
+    /// from `now`, never read.
+    wall_origin: (Instant, SystemTime),
     /// Counters.
     stats: Stats,
     /// Reused by every PUBLISH for the subscriptions it matches, so matching allocates nothing.
@@ -189,8 +193,24 @@ impl Router {
             timers: timers::Timers::default(),
             rng,
             now,
+            wall_origin: (now, SystemTime::UNIX_EPOCH),
             stats: Stats::default(),
             scratch_matches: Vec::new(),
+        }
+    }
+
+    /// Tells the router the wall-clock time `wall` of the moment `at`; wall-clock times it reports
+    /// are derived from its `now` from then on.
+    pub fn set_wall_clock(&mut self, at: Instant, wall: SystemTime) {
+        self.wall_origin = (at, wall);
+    }
+
+    /// The wall-clock time of `now`.
+    fn wall_now(&self) -> SystemTime {
+        let (at, wall) = self.wall_origin;
+        match self.now.checked_duration_since(at) {
+            Some(d) => wall + d,
+            None => wall.checked_sub(at.duration_since(self.now)).unwrap_or(wall),
         }
     }
 
@@ -223,8 +243,8 @@ impl Router {
             pending: self.agree.pending_len(),
             queries: self.meta.len(),
             home: self.agree.home_len(),
-            replica: self.broker.iter().map(|b| b.replica.len()).sum::<usize>()
-                + self.dealer.iter().map(|d| d.replica.len()).sum::<usize>(),
+            replica: self.broker.iter().map(|b| b.replica.len() + b.by_id.len()).sum::<usize>()
+                + self.dealer.iter().map(|d| d.replica.len() + d.by_id.len()).sum::<usize>(),
         }
     }
 
@@ -430,12 +450,11 @@ impl Router {
         let ser = self.sessions.get(key.0).map(|s| s.conn.serializer);
         for sub in j.subscriptions.drain() {
             if let Some(ser) = ser {
-                self.remove_local_subscriber(j.realm, sub, ser, key, sink);
+                self.remove_local_subscriber(j.realm, sub, ser, key, j.id, sink);
             }
         }
         for (registration, (procedure, policy)) in j.registrations.drain() {
-            let op = shard_msg::Op::Unregister { registration, session: j.id };
-            self.request_change(j.realm, procedure, policy, op, None, sink);
+            self.leave_registration(j.realm, registration, procedure, policy, j.id, sink);
         }
         self.withdraw_calls(key, &mut j, sink);
         self.fail_invocations(&mut j, sink);

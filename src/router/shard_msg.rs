@@ -13,6 +13,7 @@
 //! REGISTERED, on any shard, sees the change.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -73,6 +74,8 @@ pub enum Question {
     ListSessions(Option<Vec<String>>),
     /// The details of this session, if it is yours.
     GetSession(Id),
+    /// Your subscribers of this subscription.
+    Subscribers(Id),
     /// Kill these sessions (but never `except`, the killer); which did you kill?
     Kill { kill: Kill, except: Id },
 }
@@ -124,14 +127,26 @@ pub struct Change {
 /// The change itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// The asking shard has a first local subscriber using this serializer.
-    Subscribe(Serializer),
-    /// The asking shard lost its last local subscriber using this serializer.
-    Unsubscribe(Serializer),
+    /// The asking shard has a first local subscriber using this serializer (`session`).
+    Subscribe { serializer: Serializer, session: Id },
+    /// The asking shard lost its last local subscriber using this serializer (`session`).
+    Unsubscribe { serializer: Serializer, session: Id },
     /// A callee registers with this invocation policy.
     Register(CalleeRef, InvokePolicy),
     /// A callee no longer serves registration `registration`.
     Unregister { registration: Id, session: Id },
+}
+
+impl Op {
+    /// The session the change is made for (the meta events name it).
+    pub fn session(&self) -> Id {
+        match self {
+            Op::Subscribe { session, .. } | Op::Unsubscribe { session, .. } | Op::Unregister { session, .. } => {
+                *session
+            }
+            Op::Register(callee, _) => callee.session,
+        }
+    }
 }
 
 /// The state every shard's replica holds for one subscription or registration.
@@ -164,10 +179,38 @@ pub struct Apply {
     pub uri: Arc<str>,
     /// Its match policy.
     pub policy: MatchPolicy,
+    /// When it was created (wall clock), for the meta API.
+    pub created: SystemTime,
     /// The new state; an empty one deletes it.
     pub state: Replica,
+    /// Who asked for the change, and whether it created the entry.
+    pub cause: Cause,
     /// The shard waiting for the acknowledgment, and its token.
     pub ack: Option<(ShardId, Token)>,
+}
+
+/// The change behind an [`Apply`]: its shard publishes the meta events of the change.
+#[derive(Clone, Copy, Debug)]
+pub struct Cause {
+    /// The shard that asked.
+    pub shard: ShardId,
+    /// The session it asked for.
+    pub session: Id,
+    /// The change created the subscription or registration.
+    pub created: bool,
+}
+
+/// What every replica keeps of a subscription or registration besides its state.
+#[derive(Clone, Debug)]
+pub struct ReplicaEntry {
+    /// The subscription or registration id.
+    pub id: Id,
+    /// The topic or procedure.
+    pub uri: Arc<str>,
+    /// Its match policy.
+    pub policy: MatchPolicy,
+    /// When it was created (wall clock).
+    pub created: SystemTime,
 }
 
 /// One EVENT for one shard: the encoded bytes for a subscription in one serializer.

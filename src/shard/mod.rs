@@ -370,7 +370,9 @@ struct ShardSetup {
 
 async fn run_shard(setup: ShardSetup) {
     let outbox_budget = setup.limits.outbox_max_bytes;
-    let router = Router::new(setup.shard, setup.shards, setup.realms, setup.limits, rand::make_rng(), Instant::now());
+    let now = Instant::now();
+    let mut router = Router::new(setup.shard, setup.shards, setup.realms, setup.limits, rand::make_rng(), now);
+    router.set_wall_clock(now, std::time::SystemTime::now());
     let shard = Rc::new(RefCell::new(Shard {
         router,
         mesh: Mesh::new(setup.doors),

@@ -24,12 +24,14 @@ pub(super) use own_call::OwnCall;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use rand::rngs::StdRng;
 use rand::RngExt;
 
 use super::agree::Waiting;
-use super::shard_msg::{CallDone, CallOutcome, Invoke, Op};
+use super::meta::MetaEvent;
+use super::shard_msg::{CallDone, CallOutcome, Invoke, Op, ReplicaEntry};
 use super::trie::UriTrie;
 use super::{ConnKey, Router, Sink};
 use crate::realm::RealmIdx;
@@ -45,9 +47,11 @@ pub(super) struct ReplicaReg {
     /// The registration id (router scope, assigned by the home shard).
     pub(super) id: Id,
     /// How a callee is chosen among `callees`.
-    invoke: InvokePolicy,
+    pub(super) invoke: InvokePolicy,
     /// Callees in registration order; with the `single` policy there is exactly one.
-    callees: Arc<[CalleeRef]>,
+    pub(super) callees: Arc<[CalleeRef]>,
+    /// When the registration was created (wall clock), for the meta API.
+    pub(super) created: SystemTime,
 }
 
 /// Where round robin stands for one registration on this shard: the callee chosen last and its
@@ -79,6 +83,17 @@ pub(super) struct DealerRealm {
     /// registration id -> round-robin cursor, for shared registrations called from this shard.
     /// Bounded by the registrations in the replica: an entry goes with its registration.
     cursors: HashMap<Id, Cursor>,
+    /// registration id -> (procedure, policy): finds a registration of the replica by id for the
+    /// meta API. Same entries as `replica`.
+    pub(super) by_id: HashMap<Id, (Arc<str>, MatchPolicy)>,
+}
+
+impl DealerRealm {
+    /// The registration with this id, and its procedure and policy.
+    pub(super) fn by_id(&self, id: Id) -> Option<(&ReplicaReg, &str, MatchPolicy)> {
+        let (uri, policy) = self.by_id.get(&id)?;
+        self.replica.get(uri, *policy).map(|r| (r, &**uri, *policy))
+    }
 }
 
 impl Router {
@@ -125,47 +140,68 @@ impl Router {
             let e = ErrorUri::NoSuchRegistration;
             return self.send_error(key, code::UNREGISTER, m.request, e, "not registered");
         };
-        let op = Op::Unregister { registration: m.registration, session };
-        self.request_change(realm, procedure, policy, op, None, sink);
         let reply = Message::Unregistered(msg::Unregistered { request: m.request, details: None });
         self.send(key, &reply, MessageClass::Control);
+        self.leave_registration(realm, m.registration, procedure, policy, session, sink);
+    }
+
+    /// `session` no longer serves `registration`: `on_unregister`, then the home shard is told
+    /// (which deletes the registration with its last callee: `on_delete` follows).
+    pub(in super::super) fn leave_registration(
+        &mut self,
+        realm: RealmIdx,
+        registration: Id,
+        procedure: Arc<str>,
+        policy: MatchPolicy,
+        session: Id,
+        sink: &mut dyn Sink,
+    ) {
+        self.announce_change(realm, MetaEvent::Unregistered, session, registration, &procedure, sink);
+        let op = Op::Unregister { registration, session };
+        self.request_change(realm, procedure, policy, op, None, sink);
     }
 
     /// Every shard: the home shard changed a registration's callees.
     pub(super) fn apply_registration(
         &mut self,
         realm: RealmIdx,
-        id: Id,
-        procedure: &str,
-        policy: MatchPolicy,
+        e: ReplicaEntry,
         invoke: InvokePolicy,
         callees: Arc<[CalleeRef]>,
     ) {
         let Some(d) = self.dealer.get_mut(realm) else { return };
         if callees.is_empty() {
-            d.replica.remove(procedure, policy);
-            d.cursors.remove(&id);
+            d.replica.remove(&e.uri, e.policy);
+            d.cursors.remove(&e.id);
+            d.by_id.remove(&e.id);
         } else {
-            d.replica.insert(procedure, policy, ReplicaReg { id, invoke, callees });
+            d.replica.insert(&e.uri, e.policy, ReplicaReg { id: e.id, invoke, callees, created: e.created });
+            d.by_id.insert(e.id, (e.uri, e.policy));
         }
     }
 
-    /// The callee's shard: every shard applied a registration; REGISTERED, then the calls that
-    /// arrived meanwhile.
-    pub(super) fn on_registered(&mut self, id: Id, p: PendingReg, sink: &mut dyn Sink) {
+    /// The callee's shard: every shard applied a registration; REGISTERED and its meta events
+    /// (`on_create` first if it created the registration), then the calls that arrived meanwhile.
+    pub(super) fn on_registered(&mut self, id: Id, p: PendingReg, created: bool, sink: &mut dyn Sink) {
         let alive = self.sessions.get_mut(p.key.0).and_then(|s| s.joined_mut()).filter(|j| j.id == p.session);
-        match alive {
-            Some(j) => {
-                j.registrations.insert(id, (p.procedure, p.policy));
-                let reply = Message::Registered(msg::Registered { request: p.request, registration: id });
-                self.send(p.key, &reply, MessageClass::Control);
+        let registered = alive.is_some();
+        if let Some(j) = alive {
+            j.registrations.insert(id, (p.procedure.clone(), p.policy));
+            let reply = Message::Registered(msg::Registered { request: p.request, registration: id });
+            self.send(p.key, &reply, MessageClass::Control);
+        }
+        if created {
+            self.announce_change(p.realm, MetaEvent::RegistrationCreated, p.session, id, &p.procedure, sink);
+        }
+        self.announce_change(p.realm, MetaEvent::Registered, p.session, id, &p.procedure, sink);
+        match registered {
+            true => {
                 for inv in p.queued {
                     self.on_invoke(inv, sink);
                 }
             }
-            None => {
-                let op = Op::Unregister { registration: id, session: p.session };
-                self.request_change(p.realm, p.procedure, p.policy, op, None, sink);
+            false => {
+                self.leave_registration(p.realm, id, p.procedure, p.policy, p.session, sink);
                 for inv in p.queued {
                     let outcome = CallOutcome::router_error(ErrorUri::Canceled, "the callee left");
                     let done =

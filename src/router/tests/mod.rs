@@ -1,6 +1,7 @@
 //! Router behaviour without sockets, in the in-memory simulator (`sim.rs`): the Basic Profile
 //! (`basic.rs`), the Advanced Profile RPC features (`rpc.rs`), the Advanced Profile pub/sub features
-//! (`pubsub.rs`) and the procedures the router answers
+//! (`pubsub.rs`), the meta API (`meta.rs` for sessions and testaments, `meta_tables.rs` for
+//! subscriptions and registrations) and the procedures the router answers
 //! itself (`builtin.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,6 +9,7 @@
 mod basic;
 mod builtin;
 mod meta;
+mod meta_tables;
 mod pubsub;
 mod rpc;
 mod sim;
