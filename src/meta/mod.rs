@@ -71,6 +71,17 @@ pub struct Kill {
     pub message: Option<String>,
 }
 
+/// A revocation: one session removed from a subscription or registration by the router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revoke {
+    /// The subscription or registration.
+    pub id: Id,
+    /// The session removed from it.
+    pub session: Id,
+    /// The reason given to the session, if any.
+    pub reason: Option<String>,
+}
+
 /// A call to a procedure of the meta API, arguments decoded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaCall {
@@ -102,6 +113,10 @@ pub enum MetaCall {
     SubscriptionSubscribers(Id),
     /// `wamp.subscription.count_subscribers(subscription)`.
     SubscriptionCountSubscribers(Id),
+    /// `wamp.subscription.remove_subscriber(subscription, session, reason=)`.
+    RemoveSubscriber(Revoke),
+    /// `wamp.registration.remove_callee(registration, session, reason=)`.
+    RemoveCallee(Revoke),
     /// `wamp.registration.lookup(procedure, options)`.
     RegistrationLookup(String, MatchPolicy),
     /// `wamp.registration.match(procedure)`.
@@ -165,6 +180,15 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// `(id, session, reason=)` of a revocation; `what` and `who` name the first two arguments.
+    fn revoke(&self, what: &str, who: &str) -> Result<Revoke, BadCall> {
+        let reason = match self.optional_string(2, "reason")? {
+            Some(r) if !is_valid_uri(r, UriCheck::Loose) => return Err(invalid("`reason` must be a valid URI")),
+            r => r.map(str::to_owned),
+        };
+        Ok(Revoke { id: self.id(0, what)?, session: self.id(1, who)?, reason })
+    }
+
     /// The `reason` and `message` of a kill, after `skip` positional arguments.
     fn kill(&self, target: KillTarget, skip: usize) -> Result<Kill, BadCall> {
         let reason = match self.optional_string(skip, "reason")? {
@@ -214,6 +238,10 @@ impl MetaCall {
             "wamp.subscription.count_subscribers" => {
                 a.id(0, "subscription").map(MetaCall::SubscriptionCountSubscribers)
             }
+            "wamp.subscription.remove_subscriber" => {
+                a.revoke("subscription", "subscriber_id").map(MetaCall::RemoveSubscriber)
+            }
+            "wamp.registration.remove_callee" => a.revoke("registration", "callee_id").map(MetaCall::RemoveCallee),
             "wamp.registration.lookup" => {
                 a.string(0, "procedure").and_then(|u| Ok(MetaCall::RegistrationLookup(u.into(), a.policy(1)?)))
             }

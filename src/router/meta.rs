@@ -18,10 +18,11 @@ use super::shard_msg::{Part, Query, Question};
 use super::{ConnKey, Publication, Router, ShardMsg, Sink, Token};
 use crate::codec::PayloadCodec;
 use crate::meta::testament::MAX_TESTAMENTS_PER_SESSION;
-use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, SessionFacts, TestamentScope};
+use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, Revoke, SessionFacts, TestamentScope};
 use crate::realm::RealmIdx;
 use crate::session::{ConnInfo, Identity, Joined, MessageClass, State};
 use crate::wamp::message::{self as msg, code};
+use crate::wamp::options::Features;
 use crate::wamp::uri::is_reserved;
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message, Payload, Value};
 
@@ -90,6 +91,8 @@ enum Reply {
     Subscribers,
     /// `[count of subscribers]`.
     CountSubscribers,
+    /// `[]` if the session was removed, else `no_such_session`.
+    Revoked,
 }
 
 /// A meta call waiting for every shard's part of the answer.
@@ -169,6 +172,18 @@ impl Router {
             MetaCall::SessionCount(roles) => (Question::CountSessions(roles), Reply::Count),
             MetaCall::SessionList(roles) => (Question::ListSessions(roles), Reply::List),
             MetaCall::SessionGet(id) => (Question::GetSession(id), Reply::Get),
+            MetaCall::RemoveSubscriber(r) => {
+                if self.broker.get(realm).is_none_or(|b| b.by_id(r.id).is_none()) {
+                    return Err(no_such(ErrorUri::NoSuchSubscription));
+                }
+                (Question::RemoveSubscriber(r), Reply::Revoked)
+            }
+            MetaCall::RemoveCallee(r) => {
+                if self.dealer.get(realm).is_none_or(|d| d.by_id(r.id).is_none()) {
+                    return Err(no_such(ErrorUri::NoSuchRegistration));
+                }
+                (Question::RemoveCallee(r), Reply::Revoked)
+            }
             MetaCall::SubscriptionSubscribers(id) | MetaCall::SubscriptionCountSubscribers(id) => {
                 let known = self.broker.get(realm).is_some_and(|b| b.by_id(id).is_some());
                 if !known {
@@ -318,6 +333,14 @@ impl Router {
             Question::Subscribers(id) => {
                 Part::Ids(self.broker.get(q.realm).map(|b| b.local_subscribers(*id).collect()).unwrap_or_default())
             }
+            Question::RemoveSubscriber(r) => {
+                let found = in_realm.find(|(_, f)| f.session == r.session).map(|(k, _)| k);
+                Part::Ids(found.and_then(|key| self.revoke_subscription(key, r, sink)).into_iter().collect())
+            }
+            Question::RemoveCallee(r) => {
+                let found = in_realm.find(|(_, f)| f.session == r.session).map(|(k, _)| k);
+                Part::Ids(found.and_then(|key| self.revoke_registration(key, r, sink)).into_iter().collect())
+            }
             Question::GetSession(id) => {
                 Part::Details(in_realm.find(|(_, f)| f.session == *id).map(|(_, f)| f.details()))
             }
@@ -352,7 +375,7 @@ impl Router {
             (Reply::Count, Some(Part::Count(n))) => Ok(single(Value::UInt(n))),
             (Reply::List, Some(Part::Ids(v))) => Ok(single(ids(&v))),
             (Reply::Get, Some(Part::Details(Some(d)))) => Ok(single(Value::Dict(d))),
-            (Reply::KillOne, Some(Part::Ids(v))) if !v.is_empty() => Ok(Payload::Empty),
+            (Reply::KillOne | Reply::Revoked, Some(Part::Ids(v))) if !v.is_empty() => Ok(Payload::Empty),
             (Reply::KillIds, Some(Part::Ids(v))) => Ok(single(ids(&v))),
             (Reply::KillCount, Some(Part::Ids(v))) => Ok(single(Value::UInt(v.len() as u64))),
             (Reply::Subscribers, Some(Part::Ids(v))) => Ok(single(ids(&v))),
@@ -375,6 +398,44 @@ impl Router {
         if let Some(s) = self.sessions.get_mut(key.0) {
             s.outbox.close();
         }
+    }
+
+    /// `wamp.subscription.remove_subscriber` on the subscriber's shard: the session leaves the
+    /// subscription (`on_unsubscribe`, and `on_delete` if it was the last) and, if it announced
+    /// `subscription_revocation`, gets `UNSUBSCRIBED` with request 0. The session, if it was
+    /// subscribed.
+    fn revoke_subscription(&mut self, key: ConnKey, r: &Revoke, sink: &mut dyn Sink) -> Option<Id> {
+        let s = self.sessions.get_mut(key.0)?;
+        let ser = s.conn.serializer;
+        let j = s.joined_mut()?;
+        if !j.subscriptions.remove(&r.id) {
+            return None;
+        }
+        let (realm, session) = (j.realm, j.id);
+        if j.roles.features.contains(Features::SUBSCRIBER_SUBSCRIPTION_REVOCATION) {
+            let details = revocation_details("subscription", r);
+            let notice = Message::Unsubscribed(msg::Unsubscribed { request: Id::ZERO, details: Some(details) });
+            self.send(key, &notice, MessageClass::Control);
+        }
+        self.remove_local_subscriber(realm, r.id, ser, key, session, sink);
+        Some(session)
+    }
+
+    /// `wamp.registration.remove_callee` on the callee's shard: the session stops serving the
+    /// registration (`on_unregister`, and `on_delete` if it was the last callee) and, if it
+    /// announced `registration_revocation`, gets `UNREGISTERED` with request 0. Invocations it
+    /// owes stay owed. The session, if it was a callee.
+    fn revoke_registration(&mut self, key: ConnKey, r: &Revoke, sink: &mut dyn Sink) -> Option<Id> {
+        let j = self.sessions.get_mut(key.0)?.joined_mut()?;
+        let (procedure, policy) = j.registrations.remove(&r.id)?;
+        let (realm, session) = (j.realm, j.id);
+        if j.roles.features.contains(Features::CALLEE_REGISTRATION_REVOCATION) {
+            let details = revocation_details("registration", r);
+            let notice = Message::Unregistered(msg::Unregistered { request: Id::ZERO, details: Some(details) });
+            self.send(key, &notice, MessageClass::Control);
+        }
+        self.leave_registration(realm, r.id, procedure, policy, session, sink);
+        Some(session)
     }
 
     fn send_result(&mut self, key: ConnKey, request: Id, payload: Payload) {
@@ -479,6 +540,15 @@ fn by_policy(entries: impl Iterator<Item = (Id, MatchPolicy)>) -> Payload {
         ids(&l)
     });
     single(Value::Dict(Dict::new().with("exact", exact).with("prefix", prefix).with("wildcard", wildcard)))
+}
+
+/// `{subscription|registration: id, reason}` of a revocation notice.
+fn revocation_details(what: &str, r: &Revoke) -> Dict {
+    let d = Dict::new().with(what, r.id.get());
+    match &r.reason {
+        Some(reason) => d.with("reason", reason.as_str()),
+        None => d,
+    }
 }
 
 fn no_such(error: ErrorUri) -> BadCall {

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::meta::Kill;
+use crate::meta::{Kill, Revoke};
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Caller, ShardId};
 use crate::wamp::options::{CancelMode, InvokePolicy, SubscriberFilter};
@@ -76,6 +76,10 @@ pub enum Question {
     GetSession(Id),
     /// Your subscribers of this subscription.
     Subscribers(Id),
+    /// Remove this session from this subscription, if it is yours and subscribed.
+    RemoveSubscriber(Revoke),
+    /// Remove this session from this registration, if it is yours and a callee of it.
+    RemoveCallee(Revoke),
     /// Kill these sessions (but never `except`, the killer); which did you kill?
     Kill { kill: Kill, except: Id },
 }

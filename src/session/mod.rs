@@ -212,7 +212,8 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("publisher_identification", true)
         .with("subscriber_blackwhite_listing", true)
         .with("session_meta_api", true)
-        .with("subscription_meta_api", true);
+        .with("subscription_meta_api", true)
+        .with("subscription_revocation", true);
     let dealer_features = Dict::new()
         .with("pattern_based_registration", true)
         .with("progressive_call_results", true)
@@ -226,6 +227,7 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("payload_passthru_mode", true)
         .with("session_meta_api", true)
         .with("registration_meta_api", true)
+        .with("registration_revocation", true)
         .with("testament_meta_api", true);
     let roles = Dict::new()
         .with("broker", Dict::new().with("features", broker_features))

@@ -150,3 +150,63 @@ fn unknown_subscription_and_registration_ids_get_no_such_errors() {
         assert_eq!(bad, Err("wamp.error.invalid_argument".into()));
     });
 }
+
+#[test]
+fn remove_subscriber_revokes_with_a_notice_only_to_sessions_that_announced_it() {
+    matrix(|sim, ser| {
+        let mut admin = sim.join(0, ser);
+        let mut p = sim.join(0, ser);
+        let mut told = sim.join_with(last(sim), ser, "realm1", &["subscriber.subscription_revocation"]);
+        let mut silent = sim.join(last(sim), ser);
+        let id = sim.subscribe(&mut told, "com.t", "exact");
+        sim.subscribe(&mut silent, "com.t", "exact");
+        let sub = Value::UInt(id.get());
+        for (who, notice) in [(&told, true), (&silent, false)] {
+            let args = vec![sub.clone(), Value::UInt(who.session.get()), Value::from("com.app.banned")];
+            assert_eq!(answer(sim, &mut admin, "wamp.subscription.remove_subscriber", args), Ok(Value::Null));
+            match (recv(who).as_slice(), notice) {
+                ([Message::Unsubscribed(u)], true) => {
+                    assert_eq!(u.request.get(), 0);
+                    let d = u.details.as_ref().unwrap();
+                    assert_eq!((d.get("subscription"), d.get_str("reason")), (Some(&sub), Some("com.app.banned")));
+                }
+                ([], false) => {}
+                (other, _) => panic!("unexpected {other:?}"),
+            }
+        }
+        sim.publish(&mut p, "com.t", vec![], Dict::new());
+        assert!(recv(&told).is_empty() && recv(&silent).is_empty(), "revoked subscribers get no events");
+        let again = vec![sub.clone(), Value::UInt(told.session.get())];
+        let gone = answer(sim, &mut admin, "wamp.subscription.remove_subscriber", again);
+        assert_eq!(gone, Err("wamp.error.no_such_subscription".into()), "the last subscriber left: deleted");
+    });
+}
+
+#[test]
+fn remove_callee_revokes_and_later_calls_find_no_callee() {
+    matrix(|sim, ser| {
+        let mut admin = sim.join(0, ser);
+        let mut e = sim.join_with(last(sim), ser, "realm1", &["callee.registration_revocation"]);
+        let id = sim.register(&mut e, "com.p", "exact").unwrap();
+        let reg = Value::UInt(id.get());
+        let stranger = vec![reg.clone(), Value::UInt(admin.session.get())];
+        let not_callee = answer(sim, &mut admin, "wamp.registration.remove_callee", stranger);
+        assert_eq!(not_callee, Err("wamp.error.no_such_session".into()));
+        let args = vec![reg.clone(), Value::UInt(e.session.get())];
+        assert_eq!(answer(sim, &mut admin, "wamp.registration.remove_callee", args), Ok(Value::Null));
+        match recv(&e).as_slice() {
+            [Message::Unregistered(u)] => {
+                assert_eq!(u.request.get(), 0);
+                assert_eq!(u.details.as_ref().and_then(|d| d.get("registration")), Some(&reg));
+            }
+            other => panic!("expected UNREGISTERED, got {other:?}"),
+        }
+        let request = sim.call(&mut admin, "com.p", vec![]);
+        match one(&admin) {
+            Message::Error(err) => {
+                assert_eq!((err.request, err.error.as_str()), (request, "wamp.error.no_such_procedure"))
+            }
+            other => panic!("expected ERROR, got {other:?}"),
+        }
+    });
+}
