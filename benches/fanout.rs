@@ -103,7 +103,7 @@ struct Bench {
 
 impl Bench {
     fn new(subscribers: usize) -> Bench {
-        let realm = RealmConfig { name: "realm1".into(), uri_check: UriCheck::Loose, sequential_request_ids: false };
+        let realm = RealmConfig { name: "realm1".into(), uri_check: UriCheck::Loose, ..RealmConfig::default() };
         let realms = Arc::new(Realms::new(vec![realm]));
         let now = Instant::now();
         let router = Router::new(0, 1, realms, Limits::default(), StdRng::seed_from_u64(1), now);

@@ -82,7 +82,7 @@ fn join(router: &mut Router, sink: &mut Queue, now: Instant) -> (ConnKey, Outbox
 
 impl Bench {
     fn new() -> Bench {
-        let realm = RealmConfig { name: "realm1".into(), uri_check: UriCheck::Loose, sequential_request_ids: false };
+        let realm = RealmConfig { name: "realm1".into(), uri_check: UriCheck::Loose, ..RealmConfig::default() };
         let now = Instant::now();
         let realms = Arc::new(Realms::new(vec![realm]));
         let mut router = Router::new(0, 1, realms, Limits::default(), StdRng::seed_from_u64(1), now);

@@ -17,8 +17,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::codec::Serializer;
-use crate::wamp::uri::is_valid_uri;
-use crate::wamp::UriCheck;
+use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
+use crate::wamp::{MatchPolicy, UriCheck};
 
 /// Graceful shutdown deadline: long enough for clients to receive GOODBYE and close, short
 /// enough that a restart is not held up by a stuck peer.
@@ -63,6 +63,19 @@ pub const DEFAULT_MAX_CALLS_PER_SESSION: usize = 65_536;
 /// Invocations one callee session may owe answers for by default: the same bound on the callee
 /// side, for a callee that never answers (or answers slower than it is called).
 pub const DEFAULT_MAX_INVOCATIONS_PER_SESSION: usize = 65_536;
+
+/// Retained events (one per topic, `PUBLISH.Options.retain`) one shard keeps by default. Each
+/// shard keeps those of the topics homed on it, so the router keeps this many per shard; past it
+/// a retained event for a new topic is not kept (the topic's older one is still replaced).
+pub const DEFAULT_RETAINED_MAX_EVENTS: usize = 10_000;
+
+/// Bytes of retained payloads one shard keeps by default: with the count above, room for 1.6 KiB
+/// per retained event on average, a typical status or reading.
+pub const DEFAULT_RETAINED_MAX_BYTES: usize = 16 << 20;
+
+/// The largest `limit` of an event history rule: each stored event keeps its payload, so a rule
+/// costs up to `limit` x `max_message_size` bytes.
+pub const MAX_HISTORY_LIMIT: usize = 100_000;
 
 /// Default listen address: loopback, so an unconfigured router is not exposed to the network.
 pub const DEFAULT_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -159,6 +172,10 @@ pub struct Limits {
     pub max_calls_per_session: usize,
     /// Invocations a callee session may owe; past it further calls to it get an ERROR.
     pub max_invocations_per_session: usize,
+    /// Retained events one shard keeps (see [`DEFAULT_RETAINED_MAX_EVENTS`]).
+    pub retained_max_events: usize,
+    /// Bytes of retained payloads one shard keeps (see [`DEFAULT_RETAINED_MAX_BYTES`]).
+    pub retained_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -170,6 +187,8 @@ impl Default for Limits {
             shard_inbox_capacity: DEFAULT_SHARD_INBOX_CAPACITY,
             max_calls_per_session: DEFAULT_MAX_CALLS_PER_SESSION,
             max_invocations_per_session: DEFAULT_MAX_INVOCATIONS_PER_SESSION,
+            retained_max_events: DEFAULT_RETAINED_MAX_EVENTS,
+            retained_max_bytes: DEFAULT_RETAINED_MAX_BYTES,
         }
     }
 }
@@ -241,11 +260,30 @@ pub struct RealmConfig {
     /// Whether clients must number their requests 1, 2, 3, ... as the newer spec text says
     /// (a gap is a protocol violation). Off by default: older clients send random ids.
     pub sequential_request_ids: bool,
+    /// Topics whose last events are kept for `wamp.subscription.get_events` (`[[realm.history]]`).
+    pub history: Vec<HistoryRule>,
+}
+
+/// One `[[realm.history]]` rule: events published to topics matching (`topic`, `policy`) are
+/// kept, the last `limit` of them, for the subscription of exactly that topic and policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRule {
+    /// The topic or pattern.
+    pub topic: String,
+    /// How `topic` matches (`match` in the file; exact by default).
+    pub policy: MatchPolicy,
+    /// How many events are kept (at most [`MAX_HISTORY_LIMIT`]).
+    pub limit: usize,
 }
 
 impl Default for RealmConfig {
     fn default() -> Self {
-        RealmConfig { name: DEFAULT_REALM.to_string(), uri_check: UriCheck::default(), sequential_request_ids: false }
+        RealmConfig {
+            name: DEFAULT_REALM.to_string(),
+            uri_check: UriCheck::default(),
+            sequential_request_ids: false,
+            history: Vec::new(),
+        }
     }
 }
 
@@ -393,6 +431,12 @@ impl Limits {
         if self.max_invocations_per_session == 0 {
             return Err(invalid("limits.max_invocations_per_session", "must be at least 1"));
         }
+        if self.retained_max_bytes < self.max_message_size {
+            return Err(invalid(
+                "limits.retained_max_bytes",
+                format!("must be at least `limits.max_message_size` ({})", self.max_message_size),
+            ));
+        }
         Ok(())
     }
 }
@@ -456,6 +500,16 @@ fn validate_realms(realms: &[RealmConfig]) -> Result<(), ConfigError> {
         if !names.insert(realm.name.as_str()) {
             return Err(invalid(key, format!("realm `{}` is configured twice", realm.name)));
         }
+        for (i, rule) in realm.history.iter().enumerate() {
+            if !is_valid_pattern(&rule.topic, rule.policy, realm.uri_check) || is_reserved(&rule.topic) {
+                let why = format!("`{}` is not a topic pattern of match `{}`", rule.topic, rule.policy.as_str());
+                return Err(invalid(format!("realm[{at}].history[{i}].topic"), why));
+            }
+            if !(1..=MAX_HISTORY_LIMIT).contains(&rule.limit) {
+                let why = format!("must be between 1 and {MAX_HISTORY_LIMIT}");
+                return Err(invalid(format!("realm[{at}].history[{i}].limit"), why));
+            }
+        }
     }
     Ok(())
 }
@@ -498,6 +552,8 @@ struct RawLimits {
     shard_inbox_capacity: Option<usize>,
     max_calls_per_session: Option<usize>,
     max_invocations_per_session: Option<usize>,
+    retained_max_events: Option<usize>,
+    retained_max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -517,6 +573,17 @@ struct RawRealm {
     name: String,
     uri_check: Option<UriCheck>,
     sequential_request_ids: Option<bool>,
+    #[serde(default)]
+    history: Vec<RawHistory>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    topic: String,
+    #[serde(rename = "match")]
+    policy: Option<String>,
+    limit: usize,
 }
 
 impl RawConfig {
@@ -532,19 +599,36 @@ impl RawConfig {
         let realms = if self.realm.is_empty() {
             defaults.realms
         } else {
-            (self.realm.into_iter())
-                .map(|raw| RealmConfig {
-                    name: raw.name,
-                    uri_check: raw.uri_check.unwrap_or_default(),
-                    sequential_request_ids: raw.sequential_request_ids.unwrap_or(false),
-                })
-                .collect()
+            (self.realm.into_iter().enumerate()).map(|(at, raw)| raw.into_realm(at)).collect::<Result<_, _>>()?
         };
         Ok(Config {
             router: self.router.into_router(defaults.router),
             limits: self.limits.into_limits(defaults.limits),
             listeners,
             realms,
+        })
+    }
+}
+
+impl RawRealm {
+    fn into_realm(self, at: usize) -> Result<RealmConfig, ConfigError> {
+        let history = (self.history.into_iter().enumerate())
+            .map(|(i, h)| {
+                let policy = match h.policy.as_deref() {
+                    None => MatchPolicy::Exact,
+                    Some(p) => MatchPolicy::from_option(p).ok_or_else(|| {
+                        let why = format!("unknown match `{p}` (expected exact, prefix or wildcard)");
+                        invalid(format!("realm[{at}].history[{i}].match"), why)
+                    })?,
+                };
+                Ok(HistoryRule { topic: h.topic, policy, limit: h.limit })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(RealmConfig {
+            name: self.name,
+            uri_check: self.uri_check.unwrap_or_default(),
+            sequential_request_ids: self.sequential_request_ids.unwrap_or(false),
+            history,
         })
     }
 }
@@ -572,6 +656,8 @@ impl RawLimits {
             max_invocations_per_session: self
                 .max_invocations_per_session
                 .unwrap_or(defaults.max_invocations_per_session),
+            retained_max_events: self.retained_max_events.unwrap_or(defaults.retained_max_events),
+            retained_max_bytes: self.retained_max_bytes.unwrap_or(defaults.retained_max_bytes),
         }
     }
 }

@@ -58,6 +58,8 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
         }
     );
     assert_eq!(config.resolve_shards(8), (2, Some(vec![0, 1])));
+    let rule = HistoryRule { topic: "com.example.log".into(), policy: MatchPolicy::Prefix, limit: 1000 };
+    assert_eq!(config.realms[0].history, vec![rule]);
 }
 
 #[test]
@@ -71,7 +73,7 @@ fn embedded_default_has_one_local_listener_and_realm1() {
     assert_eq!(listener.shards, None);
     assert_eq!(
         config.realms,
-        [RealmConfig { name: "realm1".to_string(), uri_check: UriCheck::Loose, sequential_request_ids: false }]
+        [RealmConfig { name: "realm1".to_string(), uri_check: UriCheck::Loose, ..RealmConfig::default() }]
     );
     config.validate(1).unwrap();
 }
@@ -122,6 +124,29 @@ fn realms_may_ask_for_sequential_request_ids() {
     let config = parse("[[realm]]\nname = \"a\"\nsequential_request_ids = true\n[[realm]]\nname = \"b\"\n").unwrap();
     assert!(config.realms[0].sequential_request_ids);
     assert!(!config.realms[1].sequential_request_ids);
+}
+
+#[test]
+fn history_rules_are_checked_topic_match_and_limit() {
+    let ok = parse("[[realm]]\nname = \"a\"\n[[realm.history]]\ntopic = \"com..x\"\nmatch = \"wildcard\"\nlimit = 5\n");
+    assert_eq!(ok.unwrap().realms[0].history[0].policy, MatchPolicy::Wildcard);
+    for (rule, key) in [
+        ("topic = \"com..x\"\nlimit = 5", "realm[0].history[0].topic"),
+        ("topic = \"wamp.session.on_join\"\nlimit = 5", "realm[0].history[0].topic"),
+        ("topic = \"com.x\"\nlimit = 0", "realm[0].history[0].limit"),
+        ("topic = \"com.x\"\nlimit = 100001", "realm[0].history[0].limit"),
+        ("topic = \"com.x\"\nmatch = \"regex\"\nlimit = 5", "realm[0].history[0].match"),
+    ] {
+        let text = format!("[[realm]]\nname = \"a\"\n[[realm.history]]\n{rule}\n");
+        assert_eq!(invalid_key(&text), key, "{rule}");
+    }
+}
+
+#[test]
+fn retained_store_limits_are_read_and_hold_one_message() {
+    let config = parse("[limits]\nretained_max_events = 3\nretained_max_bytes = 2000000\n").unwrap();
+    assert_eq!((config.limits.retained_max_events, config.limits.retained_max_bytes), (3, 2_000_000));
+    assert_eq!(invalid_key("[limits]\nretained_max_bytes = 10\n"), "limits.retained_max_bytes");
 }
 
 #[test]

@@ -12,11 +12,11 @@ use rand::SeedableRng;
 
 use super::super::*;
 use crate::codec::{Payload, PayloadCodec, Serializer};
-use crate::config::{Limits, RealmConfig};
+use crate::config::{HistoryRule, Limits, RealmConfig};
 use crate::realm::Realms;
 use crate::session::{ConnInfo, Outbox, Outgoing};
 use crate::wamp::message as m;
-use crate::wamp::{Dict, Id, Message, UriCheck, Value};
+use crate::wamp::{Dict, Id, MatchPolicy, Message, UriCheck, Value};
 
 /// Cross-shard queues, one per (from, to) pair, as the inboxes guarantee.
 pub(super) struct PairSink<'a> {
@@ -59,14 +59,15 @@ impl Sim {
     }
 
     pub(super) fn with_limits(shards: usize, seed: u64, limits: Limits) -> Sim {
-        let realm = |name: &str, uri_check, sequential_request_ids| RealmConfig {
+        let realm = |name: &str, uri_check, sequential_request_ids, history| RealmConfig {
             name: name.into(),
             uri_check,
             sequential_request_ids,
+            history,
         };
         let realms = Arc::new(Realms::new(vec![
-            realm("realm1", UriCheck::Loose, false),
-            realm("strict", UriCheck::Strict, true),
+            realm("realm1", UriCheck::Loose, false, HISTORY.iter().map(|(t, p, l)| history_rule(t, p, *l)).collect()),
+            realm("strict", UriCheck::Strict, true, Vec::new()),
         ]));
         let now = Instant::now();
         let router = |i: usize| {
@@ -253,6 +254,14 @@ impl Sim {
         self.open.retain(|o| *o != (c.shard, key));
         self.with_router(c.shard, |r, sink| r.on_transport_closed(key, sink));
     }
+}
+
+/// realm1's `[[realm.history]]` rules: (topic, match, limit).
+const HISTORY: &[(&str, &str, usize)] = &[("com.hist", "exact", 3), ("com.log", "prefix", 5)];
+
+fn history_rule(topic: &str, policy: &str, limit: usize) -> HistoryRule {
+    let policy = MatchPolicy::from_option(policy).unwrap_or_default();
+    HistoryRule { topic: topic.into(), policy, limit }
 }
 
 pub(super) fn hello(realm: &str) -> Message {
