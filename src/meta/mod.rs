@@ -6,12 +6,14 @@
 //! testaments as a session records them. Never: state or routing: the router answers the calls
 //! from its replicas or by gathering from every shard, and publishes the events.
 
+pub mod history;
 pub mod testament;
 
 use std::time::SystemTime;
 
 use crate::wamp::uri::{is_valid_uri, UriCheck};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Serializer, Value};
+pub use history::HistoryQuery;
 pub use testament::{Testament, TestamentScope};
 
 /// `wamp.session.on_join`: a session joined the realm (its details as the only argument).
@@ -113,6 +115,8 @@ pub enum MetaCall {
     SubscriptionSubscribers(Id),
     /// `wamp.subscription.count_subscribers(subscription)`.
     SubscriptionCountSubscribers(Id),
+    /// `wamp.subscription.get_events(subscription, limit, ...)`.
+    GetEvents(HistoryQuery),
     /// `wamp.subscription.remove_subscriber(subscription, session, reason=)`.
     RemoveSubscriber(Revoke),
     /// `wamp.registration.remove_callee(registration, session, reason=)`.
@@ -238,6 +242,7 @@ impl MetaCall {
             "wamp.subscription.count_subscribers" => {
                 a.id(0, "subscription").map(MetaCall::SubscriptionCountSubscribers)
             }
+            "wamp.subscription.get_events" => HistoryQuery::decode(&a).map(MetaCall::GetEvents),
             "wamp.subscription.remove_subscriber" => {
                 a.revoke("subscription", "subscriber_id").map(MetaCall::RemoveSubscriber)
             }

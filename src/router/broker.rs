@@ -65,6 +65,8 @@ struct Waiter {
     key: ConnKey,
     session: Id,
     request: Id,
+    /// The subscriber asked for the retained events (`get_retained`).
+    get_retained: bool,
 }
 
 /// A join of this shard to a subscription (for one serializer), waiting for every shard.
@@ -147,8 +149,8 @@ impl Router {
         let Some(s) = self.sessions.get(key.0) else { return };
         let Some(j) = s.joined() else { return };
         let (realm, session, ser) = (j.realm, j.id, s.conn.serializer);
-        let policy = match SubscribeOptions::decode(&m.options) {
-            Ok(o) => o.policy,
+        let (policy, get_retained) = match SubscribeOptions::decode(&m.options) {
+            Ok(o) => (o.policy, o.get_retained),
             Err(e) => {
                 return self.send_error(key, code::SUBSCRIBE, m.request, ErrorUri::InvalidArgument, &e.to_string())
             }
@@ -174,10 +176,13 @@ impl Router {
                 if !already {
                     self.announce_change(realm, MetaEvent::Subscribed, session, id, &topic, sink);
                 }
+                if get_retained {
+                    self.request_retained(key, id, topic, policy, sink);
+                }
                 return;
             }
         }
-        let waiter = Waiter { key, session, request: m.request };
+        let waiter = Waiter { key, session, request: m.request, get_retained };
         let join_key = (topic.clone(), policy, ser);
         if let Some(token) = b.joining.get(&join_key).copied() {
             if let Some(Waiting::Sub(p)) = self.agree.pending_mut(token).map(|p| &mut p.waiting) {
@@ -263,8 +268,9 @@ impl Router {
             filter: options.filter.map(Arc::new),
             details,
         };
-        let publication = self.publish(realm, publication, sink);
-        if options.acknowledge {
+        let ack = options.acknowledge.then_some((key, m.request));
+        let (publication, waiting) = self.publish_and_keep(realm, publication, options.retain, ack, sink);
+        if options.acknowledge && !waiting {
             let reply = Message::Published(msg::Published { request: m.request, publication });
             self.send(key, &reply, MessageClass::Control);
         }
@@ -415,13 +421,13 @@ impl Router {
             if added {
                 local.members[p.serializer.index()].push(Member { key: w.key, session: w.session });
             }
-            replies.push((w.key, w.request, added.then_some(w.session)));
+            replies.push((w.key, w.request, added.then_some(w.session), w.get_retained));
         }
         let nobody = local.members[p.serializer.index()].is_empty();
         if nobody && local.members.iter().all(Vec::is_empty) {
             b.local.remove(&id);
         }
-        for (key, request, _) in &replies {
+        for (key, request, _, _) in &replies {
             let reply = Message::Subscribed(msg::Subscribed { request: *request, subscription: id });
             self.send(*key, &reply, MessageClass::Control);
         }
@@ -429,8 +435,11 @@ impl Router {
         if created {
             self.announce_change(p.realm, MetaEvent::SubscriptionCreated, first, id, &p.topic, sink);
         }
-        for session in replies.iter().filter_map(|(_, _, added)| *added) {
+        for session in replies.iter().filter_map(|(_, _, added, _)| *added) {
             self.announce_change(p.realm, MetaEvent::Subscribed, session, id, &p.topic, sink);
+        }
+        for (key, ..) in replies.iter().filter(|r| r.3) {
+            self.request_retained(*key, id, p.topic.clone(), p.policy, sink);
         }
         if nobody {
             let op = Op::Unsubscribe { serializer: p.serializer, session: first };

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use super::broker::publisher_details;
 use super::shard_msg::{Part, Query, Question};
-use super::{ConnKey, Publication, Router, ShardMsg, Sink, Token};
+use super::{home_shard, ConnKey, Publication, Router, ShardMsg, Sink, Token};
 use crate::codec::PayloadCodec;
 use crate::meta::testament::MAX_TESTAMENTS_PER_SESSION;
 use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, Revoke, SessionFacts, TestamentScope};
 use crate::realm::RealmIdx;
-use crate::session::{ConnInfo, Identity, Joined, MessageClass, State};
+use crate::session::{ConnInfo, Identity, Joined, MessageClass, ShardId, State};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::options::Features;
 use crate::wamp::uri::is_reserved;
@@ -74,7 +74,7 @@ impl MetaEvent {
 
 /// How the merged parts become the caller's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reply {
+pub(super) enum Reply {
     /// `[count]`.
     Count,
     /// `[[ids]]`.
@@ -93,6 +93,12 @@ enum Reply {
     CountSubscribers,
     /// `[]` if the session was removed, else `no_such_session`.
     Revoked,
+    /// PUBLISHED for this publication, once its retained event is kept.
+    Published(Id),
+    /// The retained events, as EVENTs of this subscription marked `retained`.
+    Retained { subscription: Id, policy: MatchPolicy },
+    /// `[[events]]` of `get_events` for this subscription.
+    History(Id),
 }
 
 /// A meta call waiting for every shard's part of the answer.
@@ -172,6 +178,21 @@ impl Router {
             MetaCall::SessionCount(roles) => (Question::CountSessions(roles), Reply::Count),
             MetaCall::SessionList(roles) => (Question::ListSessions(roles), Reply::List),
             MetaCall::SessionGet(id) => (Question::GetSession(id), Reply::Get),
+            MetaCall::GetEvents(query) => {
+                let b = self.broker.get(realm).ok_or_else(|| no_such(ErrorUri::NoSuchSubscription))?;
+                let (_, topic, policy) =
+                    b.by_id(query.subscription).ok_or_else(|| no_such(ErrorUri::NoSuchSubscription))?;
+                if !self.has_history_rule(realm, topic, policy) {
+                    return Ok(Some(single(Value::List(Vec::new()))));
+                }
+                let topic: Arc<str> = Arc::from(topic);
+                let home = home_shard(realm, &topic, policy, self.shards);
+                let reader = self.reader(key).ok_or_else(|| no_such(ErrorUri::NoSuchSubscription))?;
+                let subscription = query.subscription;
+                let question = Question::History { topic, policy, query, reader };
+                self.ask(key, request, realm, (question, Reply::History(subscription)), Some(home), sink)?;
+                return Ok(None);
+            }
             MetaCall::RemoveSubscriber(r) => {
                 if self.broker.get(realm).is_none_or(|b| b.by_id(r.id).is_none()) {
                     return Err(no_such(ErrorUri::NoSuchSubscription));
@@ -210,7 +231,7 @@ impl Router {
             }
             local => return self.local_meta_call(key, realm, local).map(Some),
         };
-        self.ask_every_shard(key, request, realm, question, reply, sink)?;
+        self.ask(key, request, realm, (question, reply), None, sink)?;
         Ok(None)
     }
 
@@ -285,14 +306,16 @@ impl Router {
         })
     }
 
-    /// Sends `question` to every shard (this one included); the caller is answered when all have.
-    fn ask_every_shard(
+    /// Sends `question` to shard `to`, or to every shard (this one included) when `None`; the
+    /// caller is answered by `reply` when all have answered. Counts against the caller's call
+    /// limit until then.
+    pub(super) fn ask(
         &mut self,
         key: ConnKey,
         request: Id,
         realm: RealmIdx,
-        question: Question,
-        reply: Reply,
+        (question, reply): (Question, Reply),
+        to: Option<ShardId>,
         sink: &mut dyn Sink,
     ) -> Result<(), BadCall> {
         let limit = self.limits.max_calls_per_session;
@@ -304,13 +327,30 @@ impl Router {
         }
         j.queries += 1;
         let wait = MetaWait { key, session: j.id, request, reply, answer: None };
-        let token = self.meta.start(self.shards, wait);
+        let token = self.meta.start(if to.is_some() { 1 } else { self.shards }, wait);
         let question = Arc::new(question);
-        for shard in 0..self.shards {
+        let shards = match to {
+            Some(shard) => shard..shard + 1,
+            None => 0..self.shards,
+        };
+        for shard in shards {
             let q = Query { realm, from: self.shard, token, question: question.clone() };
             sink.to_shard(shard, ShardMsg::Query(q));
         }
         Ok(())
+    }
+
+    /// A reply that waits for a shard to act (a retained event kept), outside any CALL: a token
+    /// the acting shard answers. `None` when the session is at its call limit.
+    pub(super) fn wait_for(&mut self, key: ConnKey, request: Id, reply: Reply) -> Option<Token> {
+        let limit = self.limits.max_calls_per_session;
+        let j = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut())?;
+        if j.calls.len() + j.queries >= limit {
+            self.stats.call_limit_hits += 1;
+            return None;
+        }
+        j.queries += 1;
+        Some(self.meta.start(1, MetaWait { key, session: j.id, request, reply, answer: None }))
     }
 
     /// Every shard: answers a question about its own sessions of the realm.
@@ -340,6 +380,12 @@ impl Router {
             Question::RemoveCallee(r) => {
                 let found = in_realm.find(|(_, f)| f.session == r.session).map(|(k, _)| k);
                 Part::Ids(found.and_then(|key| self.revoke_registration(key, r, sink)).into_iter().collect())
+            }
+            Question::Retained { topic, policy, reader } => {
+                Part::Events(self.retained_for(q.realm, topic, *policy, reader))
+            }
+            Question::History { topic, policy, query, reader } => {
+                Part::Events(self.history_for(q.realm, topic, *policy, query, reader))
             }
             Question::GetSession(id) => {
                 Part::Details(in_realm.find(|(_, f)| f.session == *id).map(|(_, f)| f.details()))
@@ -372,6 +418,17 @@ impl Router {
         j.queries = j.queries.saturating_sub(1);
         let no_such_session = || BadCall { error: ErrorUri::NoSuchSession, message: "no such session".into() };
         let answer = match (w.reply, w.answer) {
+            (Reply::Published(publication), _) => {
+                let reply = Message::Published(msg::Published { request: w.request, publication });
+                return self.send(w.key, &reply, MessageClass::Control);
+            }
+            (Reply::Retained { subscription, policy }, Some(Part::Events(events))) => {
+                return self.send_retained(w.key, subscription, policy, events);
+            }
+            (Reply::History(subscription), Some(Part::Events(events))) => {
+                let entries = events.iter().map(|e| Value::Dict(e.history_entry(subscription))).collect();
+                Ok(single(Value::List(entries)))
+            }
             (Reply::Count, Some(Part::Count(n))) => Ok(single(Value::UInt(n))),
             (Reply::List, Some(Part::Ids(v))) => Ok(single(ids(&v))),
             (Reply::Get, Some(Part::Details(Some(d)))) => Ok(single(Value::Dict(d))),
@@ -511,7 +568,7 @@ impl Router {
             let details = if t.options.disclose_me { publisher_details(j) } else { Dict::new() };
             let filter = t.options.filter.map(Arc::new);
             let p = Publication { topic: &t.topic, payload: &t.payload, exclude_me: None, filter, details };
-            self.publish(j.realm, p, sink);
+            self.publish_and_keep(j.realm, p, t.options.retain, None, sink);
         }
         let Some(s) = self.sessions.get(key.0) else { return };
         if self.meta_wanted(j.realm, meta::ON_LEAVE) {

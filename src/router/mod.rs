@@ -15,6 +15,7 @@ mod gather;
 mod handshake;
 mod meta;
 pub mod shard_msg;
+mod store;
 mod timers;
 pub mod trie;
 pub mod violation;
@@ -69,6 +70,9 @@ pub struct Stats {
     pub late_answers_dropped: u64,
     /// CALLs refused because the caller or the callee was at its limit.
     pub call_limit_hits: u64,
+    /// Retained events not kept because the store was at `limits.retained_max_events` or
+    /// `retained_max_bytes`.
+    pub retained_refused: u64,
 }
 
 /// The sizes of every table a shard keeps, for tests that check nothing leaks.
@@ -129,6 +133,10 @@ pub struct Router {
     /// Meta API calls of this shard's sessions waiting for every shard's answer; bounded per
     /// session by `limits.max_calls_per_session`.
     meta: gather::Gathers<meta::MetaWait>,
+    /// Retained events and event histories homed on this shard.
+    store: store::Store,
+    /// Per realm, the `[[realm.history]]` rules every publication is matched against.
+    history_rules: Vec<trie::UriTrie<store::RuleRef>>,
     /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
     /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
     call_index: HashMap<(Caller, Id), (ConnKey, Id), foldhash::fast::RandomState>,
@@ -175,6 +183,7 @@ impl Router {
         now: Instant,
     ) -> Router {
         let n = realms.len();
+        let history_rules = store::history_rules(&realms);
         Router {
             shard,
             shards,
@@ -186,6 +195,8 @@ impl Router {
             by_id: IdMap::default(),
             agree: agree::Agreement::new(shard, shards),
             meta: gather::Gathers::default(),
+            store: store::Store::default(),
+            history_rules,
             call_index: HashMap::default(),
             own_calls: HashMap::new(),
             own_answers: Vec::new(),
@@ -353,6 +364,7 @@ impl Router {
             ShardMsg::CallDone(done) => self.on_call_done(done, sink),
             ShardMsg::Query(q) => self.on_query(q, sink),
             ShardMsg::Answer { token, part } => self.on_answer(token, part),
+            ShardMsg::Keep(k) => self.on_keep(k, sink),
         }
     }
 

@@ -17,7 +17,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::meta::{Kill, Revoke};
+pub use super::store::{Keep, Kept};
+use crate::meta::{HistoryQuery, Kill, Revoke};
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Caller, ShardId};
 use crate::wamp::options::{CancelMode, InvokePolicy, SubscriberFilter};
@@ -50,6 +51,9 @@ pub enum ShardMsg {
     Query(Query),
     /// To the shard that asked: this shard's part of the answer to query `token`.
     Answer { token: Token, part: Part },
+    /// To the shard that keeps a topic's retained event or a history rule's events: keep this
+    /// publication.
+    Keep(Keep),
 }
 
 /// A meta API question every shard answers about its own sessions of one realm.
@@ -76,12 +80,29 @@ pub enum Question {
     GetSession(Id),
     /// Your subscribers of this subscription.
     Subscribers(Id),
+    /// The retained events you keep of topics matching (`topic`, `policy`) that `reader` may
+    /// receive.
+    Retained { topic: Arc<str>, policy: MatchPolicy, reader: Reader },
+    /// The events of the history rule (`topic`, `policy`) that `query` selects and `reader` may
+    /// read.
+    History { topic: Arc<str>, policy: MatchPolicy, query: HistoryQuery, reader: Reader },
     /// Remove this session from this subscription, if it is yours and subscribed.
     RemoveSubscriber(Revoke),
     /// Remove this session from this registration, if it is yours and a callee of it.
     RemoveCallee(Revoke),
     /// Kill these sessions (but never `except`, the killer); which did you kill?
     Kill { kill: Kill, except: Id },
+}
+
+/// Who asks for stored events: they get only what they would have received.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    /// The session id.
+    pub session: Id,
+    /// Its authid.
+    pub authid: Arc<str>,
+    /// Its authrole.
+    pub authrole: Arc<str>,
 }
 
 /// One shard's answer to a [`Question`]; the asking shard merges them.
@@ -93,6 +114,8 @@ pub enum Part {
     Ids(Vec<Id>),
     /// A session's details, if the shard has it.
     Details(Option<Dict>),
+    /// Stored events.
+    Events(Vec<Arc<Kept>>),
 }
 
 impl Part {
@@ -101,6 +124,7 @@ impl Part {
         match (self, other) {
             (Part::Count(a), Part::Count(b)) => *a += b,
             (Part::Ids(a), Part::Ids(b)) => a.extend(b),
+            (Part::Events(a), Part::Events(b)) => a.extend(b),
             (Part::Details(a), Part::Details(b)) => {
                 if a.is_none() {
                     *a = b;

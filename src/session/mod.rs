@@ -213,7 +213,9 @@ pub fn welcome_details(identity: &Identity) -> Dict {
         .with("subscriber_blackwhite_listing", true)
         .with("session_meta_api", true)
         .with("subscription_meta_api", true)
-        .with("subscription_revocation", true);
+        .with("subscription_revocation", true)
+        .with("event_retention", true)
+        .with("event_history", true);
     let dealer_features = Dict::new()
         .with("pattern_based_registration", true)
         .with("progressive_call_results", true)

@@ -103,6 +103,26 @@ pub fn is_valid_pattern(uri: &str, policy: MatchPolicy, check: UriCheck) -> bool
     }
 }
 
+/// True if the concrete `uri` matches `pattern` under `policy`: equal (exact), a string prefix
+/// (prefix), or as many components with every non-empty pattern component equal (wildcard). The
+/// one-pattern test, for the few places that hold patterns outside a trie (retained events).
+pub fn pattern_matches(pattern: &str, policy: MatchPolicy, uri: &str) -> bool {
+    match policy {
+        MatchPolicy::Exact => pattern == uri,
+        MatchPolicy::Prefix => uri.starts_with(pattern),
+        MatchPolicy::Wildcard => {
+            let (mut p, mut u) = (pattern.split('.'), uri.split('.'));
+            loop {
+                match (p.next(), u.next()) {
+                    (None, None) => return true,
+                    (Some(pc), Some(uc)) if pc.is_empty() || pc == uc => {}
+                    _ => return false,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +167,16 @@ mod tests {
     fn prefix_patterns_may_end_with_a_dot() {
         assert!(is_valid_pattern("com.myapp.", MatchPolicy::Prefix, UriCheck::Loose));
         assert!(!is_valid_pattern("com.myapp.", MatchPolicy::Exact, UriCheck::Loose));
+    }
+
+    #[test]
+    fn one_pattern_matches_as_the_trie_does() {
+        assert!(pattern_matches("com.a", MatchPolicy::Exact, "com.a"));
+        assert!(!pattern_matches("com.a", MatchPolicy::Exact, "com.a.b"));
+        assert!(pattern_matches("com.a", MatchPolicy::Prefix, "com.ab"));
+        assert!(pattern_matches("com..c", MatchPolicy::Wildcard, "com.b.c"));
+        assert!(!pattern_matches("com..c", MatchPolicy::Wildcard, "com.b.c.d"));
+        assert!(!pattern_matches("com..c", MatchPolicy::Wildcard, "com.c"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Router behaviour without sockets, in the in-memory simulator (`sim.rs`): the Basic Profile
 //! (`basic.rs`), the Advanced Profile RPC features (`rpc.rs`), the Advanced Profile pub/sub features
 //! (`pubsub.rs`), the meta API (`meta.rs` for sessions and testaments, `meta_tables.rs` for
-//! subscriptions and registrations) and the procedures the router answers
+//! subscriptions and registrations), retained events and event history (`store.rs`) and the procedures the router answers
 //! itself (`builtin.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,3 +13,4 @@ mod meta_tables;
 mod pubsub;
 mod rpc;
 mod sim;
+mod store;
