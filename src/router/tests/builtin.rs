@@ -4,15 +4,6 @@
 use super::sim::*;
 use crate::wamp::{Dict, Id, Message, Value};
 
-fn answer(sim: &mut Sim, c: &mut Client, procedure: &str, args: Vec<Value>) -> Result<Value, String> {
-    let request = sim.call(c, procedure, args);
-    match one(c) {
-        Message::Result(r) if r.request == request => Ok(args_of(&r.payload).into_iter().next().unwrap_or(Value::Null)),
-        Message::Error(e) if e.request == request => Err(e.error),
-        other => panic!("expected RESULT or ERROR, got {other:?}"),
-    }
-}
-
 fn id(v: Id) -> Value {
     Value::UInt(v.get())
 }

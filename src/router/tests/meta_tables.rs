@@ -5,15 +5,6 @@ use super::sim::*;
 use crate::wamp::message as m;
 use crate::wamp::{Dict, Message, Value};
 
-fn answer(sim: &mut Sim, c: &mut Client, procedure: &str, args: Vec<Value>) -> Result<Value, String> {
-    let request = sim.call(c, procedure, args);
-    match one(c) {
-        Message::Result(r) if r.request == request => Ok(args_of(&r.payload).into_iter().next().unwrap_or(Value::Null)),
-        Message::Error(e) if e.request == request => Err(e.error),
-        other => panic!("expected RESULT or ERROR, got {other:?}"),
-    }
-}
-
 /// A session subscribed to every subscription (or registration) meta event, on shard 0.
 fn watcher(sim: &mut Sim, ser: crate::codec::Serializer, table: &str) -> Client {
     let mut w = sim.join(0, ser);

@@ -306,6 +306,17 @@ pub(super) fn one(c: &Client) -> Message {
     got.remove(0)
 }
 
+/// Calls `procedure` and takes the one reply: the first result argument (null if none), or the
+/// error URI.
+pub(super) fn answer(sim: &mut Sim, c: &mut Client, procedure: &str, args: Vec<Value>) -> Result<Value, String> {
+    let request = sim.call(c, procedure, args);
+    match one(c) {
+        Message::Result(r) if r.request == request => Ok(args_of(&r.payload).into_iter().next().unwrap_or(Value::Null)),
+        Message::Error(e) if e.request == request => Err(e.error),
+        other => panic!("expected RESULT or ERROR, got {other:?}"),
+    }
+}
+
 pub(super) fn args_of(p: &Payload) -> Vec<Value> {
     p.to_values().unwrap().0
 }
