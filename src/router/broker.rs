@@ -265,11 +265,15 @@ impl Router {
             topic: &m.topic,
             payload: &m.payload,
             exclude_me: options.exclude_me.then_some(j.id),
-            filter: options.filter.map(Arc::new),
+            filter: options.filter,
             details,
         };
-        let ack = options.acknowledge.then_some((key, m.request));
-        let (publication, waiting) = self.publish_and_keep(realm, publication, options.retain, ack, sink);
+        let (publication, waiting) = if self.stores(realm, &m.topic, options.retain) {
+            let ack = options.acknowledge.then_some((key, m.request));
+            self.publish_and_keep(realm, publication, options.retain, ack, sink)
+        } else {
+            (self.publish(realm, &publication, sink), false)
+        };
         if options.acknowledge && !waiting {
             let reply = Message::Published(msg::Published { request: m.request, publication });
             self.send(key, &reply, MessageClass::Control);
@@ -279,7 +283,7 @@ impl Router {
     /// Publishes in `realm` on behalf of a session or of the router itself (meta events,
     /// testaments): every matching subscription on every shard gets one EVENT, the lists of the
     /// publication travelling once per shard. Returns the publication id.
-    pub fn publish(&mut self, realm: RealmIdx, p: Publication<'_>, sink: &mut dyn Sink) -> Id {
+    pub fn publish(&mut self, realm: RealmIdx, p: &Publication<'_>, sink: &mut dyn Sink) -> Id {
         let publication = random_global_id(&mut self.rng);
         let mut matches = std::mem::take(&mut self.scratch_matches);
         if let Some(b) = self.broker.get(realm) {
@@ -290,8 +294,9 @@ impl Router {
         let mut remote: Vec<Vec<EventCopy>> = Vec::new();
         for sub in &matches {
             let wanted = sub.presence.iter().fold(0u8, |acc, b| acc | b);
-            let details = match sub.policy {
-                MatchPolicy::Exact => p.details.clone(),
+            let details = match (sub.policy, p.details.is_empty()) {
+                (MatchPolicy::Exact, true) => Dict::new(),
+                (MatchPolicy::Exact, false) => p.details.clone(),
                 _ => p.details.clone().with("topic", p.topic),
             };
             for ser in Serializer::ALL.into_iter().filter(|s| wanted & bit(*s) != 0) {

@@ -512,7 +512,7 @@ impl Router {
     /// Publishes a meta event from the router (no publisher, no lists).
     fn publish_meta(&mut self, realm: RealmIdx, topic: &str, payload: &Payload, sink: &mut dyn Sink) {
         let p = Publication { topic, payload, exclude_me: None, filter: None, details: Dict::new() };
-        self.publish(realm, p, sink);
+        self.publish(realm, &p, sink);
     }
 
     /// A subscription or registration meta event about `session` and `id` (`uri` is its topic or
@@ -566,7 +566,7 @@ impl Router {
         testaments.sort_by_key(|t| t.scope != TestamentScope::Detached);
         for t in testaments {
             let details = if t.options.disclose_me { publisher_details(j) } else { Dict::new() };
-            let filter = t.options.filter.map(Arc::new);
+            let filter = t.options.filter;
             let p = Publication { topic: &t.topic, payload: &t.payload, exclude_me: None, filter, details };
             self.publish_and_keep(j.realm, p, t.options.retain, None, sink);
         }

@@ -166,11 +166,11 @@ impl Router {
         sink: &mut dyn Sink,
     ) -> (Id, bool) {
         if !self.stores(realm, p.topic, retain) {
-            return (self.publish(realm, p, sink), false);
+            return (self.publish(realm, &p, sink), false);
         }
         let (topic, payload, details) = (Arc::<str>::from(p.topic), p.payload.clone(), p.details.clone());
         let (exclude_me, filter) = (p.exclude_me, p.filter.clone());
-        let publication = self.publish(realm, p, sink);
+        let publication = self.publish(realm, &p, sink);
         let token = ack
             .filter(|_| retain)
             .and_then(|(key, request)| self.wait_for(key, request, Reply::Published(publication)));
@@ -181,8 +181,9 @@ impl Router {
     }
 
     /// True if a publication to `topic` must go to the store: it asks to be retained, or a
-    /// history rule of the realm may keep it. Costs nothing for realms without history rules.
-    fn stores(&self, realm: RealmIdx, topic: &str, retain: bool) -> bool {
+    /// history rule of the realm may keep it. Costs nothing for realms without history rules,
+    /// so the broker asks before building what the store needs.
+    pub(super) fn stores(&self, realm: RealmIdx, topic: &str, retain: bool) -> bool {
         retain || self.history_rules.get(realm).is_some_and(|r| !r.is_empty() && has_match(r, topic))
     }
 

@@ -4,6 +4,8 @@
 //! subscriber may receive a publication. Never: where the filter is applied (the broker applies it
 //! on the shard of each subscriber) or `exclude_me`, which the broker handles on its own.
 
+use std::sync::Arc;
+
 use super::{flag, match_policy, present, OptionError, Ppt};
 use crate::wamp::{Dict, Id, MatchPolicy};
 
@@ -37,8 +39,9 @@ pub struct PublishOptions {
     pub disclose_me: bool,
     /// `retain`: the event becomes the topic's retained event.
     pub retain: bool,
-    /// The black- and whitelists, when the publication names any.
-    pub filter: Option<SubscriberFilter>,
+    /// The black- and whitelists, when the publication names any (shared: they travel with the
+    /// publication to every shard).
+    pub filter: Option<Arc<SubscriberFilter>>,
     /// The `ppt_*` keys, if the publication uses payload passthru mode.
     pub ppt: Option<Ppt>,
 }
@@ -67,7 +70,7 @@ impl PublishOptions {
             exclude_me: flag(options, "exclude_me", true)?,
             disclose_me: flag(options, "disclose_me", false)?,
             retain: flag(options, "retain", false)?,
-            filter: SubscriberFilter::decode(options)?,
+            filter: SubscriberFilter::decode(options)?.map(Arc::new),
             ppt: Ppt::decode(options)?,
         })
     }
