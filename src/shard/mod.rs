@@ -370,9 +370,9 @@ struct ShardSetup {
 
 async fn run_shard(setup: ShardSetup) {
     let outbox_budget = setup.limits.outbox_max_bytes;
-    let now = Instant::now();
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
     let mut router = Router::new(setup.shard, setup.shards, setup.realms, setup.limits, rand::make_rng(), now);
-    router.set_wall_clock(now, std::time::SystemTime::now());
+    router.set_wall_clock(now, wall);
     let shard = Rc::new(RefCell::new(Shard {
         router,
         mesh: Mesh::new(setup.doors),

@@ -9,6 +9,7 @@
 pub mod meta;
 pub mod pubsub;
 pub mod rpc;
+pub mod tables;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
