@@ -40,11 +40,13 @@ pubsub-1-1|pubsub --publishers 1 --subscribers 1
 pubsub-1-100|pubsub --publishers 1 --subscribers 100
 pubsub-1-1000|pubsub --publishers 1 --subscribers 1000
 pubsub-10-10|pubsub --publishers 10 --subscribers 10 --topics 10
+pubsub-1-100-eligible-10|pubsub --publishers 1 --subscribers 100 --eligible 10
 rpc-1|rpc --callers 1 --callees 1 --in-flight 1
 rpc-64|rpc --callers 1 --callees 1 --in-flight 64
 rpc-progress-4|rpc --callers 1 --callees 1 --in-flight 16 --progress 4
 rpc-shared-4|rpc --callers 4 --shared 4 --in-flight 16
 connect|connect --clients 8|once
+connect-on-join|connect --clients 8 --meta-subscriber|once
 idle-10000|idle 10000 --hold 3|once
 LIST
 }

@@ -19,6 +19,8 @@ def name(r):
     p, s = r["params"], r["scenario"]
     if s == "pubsub":
         n = f"pubsub {p['publishers']}->{p['subscribers']}"
+        if p.get("eligible"):
+            n += f" elig{p['eligible']}"
         return n + (f" @{p['rate']:.0f}/s" if p.get("rate") else "")
     if s == "rpc":
         n = f"rpc open @{p['rate']:.0f}/s" if p.get("rate") else f"rpc x{p['in_flight']}"
@@ -29,6 +31,8 @@ def name(r):
         return n
     if s == "idle":
         return f"idle {p['sessions']}"
+    if s == "connect" and p.get("meta_subscriber"):
+        return "connect +on_join"
     return s
 
 
@@ -40,6 +44,8 @@ def figures(r):
     s = r["scenario"]
     if s == "pubsub":
         note = f"lost {res['lost']} dup {res['duplicated']}"
+        if res.get("ineligible_deliveries"):
+            note += f" inelig {res['ineligible_deliveries']}"
         return res["deliveries_per_s"], "deliv/s", lat.get("p50_us"), lat.get("p99_us"), ns, note
     if s == "rpc":
         return res["calls_per_s"], "calls/s", lat.get("p50_us"), lat.get("p99_us"), ns, f"errors {res['errors']}"

@@ -138,6 +138,18 @@ pub(crate) struct PubsubArgs {
     /// latency still counts from each event's scheduled time
     #[arg(long = "batch-us", default_value_t = DEFAULT_BATCH_US, requires = "rate")]
     pub(crate) batch_us: u64,
+    /// Subscriber black/whitelisting: every PUBLISH carries Options.eligible, the session ids of
+    /// subscribers 0..N; only they should receive events, and an event any other subscriber
+    /// receives fails the run
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) eligible: Option<u64>,
+}
+
+impl PubsubArgs {
+    /// Subscribers expected to receive events: `--eligible`, else all.
+    pub(crate) fn receiving(&self) -> u64 {
+        self.eligible.unwrap_or(self.subscribers)
+    }
 }
 
 /// `rpc` options.
@@ -219,6 +231,11 @@ pub(crate) struct ConnectArgs {
     /// Concurrent connectors
     #[arg(long, default_value_t = DEFAULT_CLIENTS, value_parser = parse_positive)]
     pub(crate) clients: usize,
+    /// Before the run, open one more session subscribed to wamp.session.on_join and
+    /// wamp.session.on_leave, held to the end, counting both; the run fails unless one of each
+    /// arrived for every session the connectors established
+    #[arg(long = "meta-subscriber")]
+    pub(crate) meta_subscriber: bool,
 }
 
 /// `idle` options.
@@ -378,6 +395,17 @@ pub(crate) fn check_pubsub(a: &PubsubArgs) -> Result<(), String> {
             return Err("closed loop needs a subscriber on every topic that has a publisher: use --subscribers >= --topics, or --rate".to_owned());
         }
     }
+    if let Some(n) = a.eligible {
+        if n > a.subscribers {
+            return Err(format!(
+                "--eligible {n} names more subscribers than there are: use --eligible <= --subscribers ({})",
+                a.subscribers
+            ));
+        }
+        if a.rate.is_none() && n < a.publishers.min(a.topics) {
+            return Err("closed loop needs an eligible subscriber on every topic that has a publisher: use --eligible >= --topics, or --rate".to_owned());
+        }
+    }
     Ok(())
 }
 
@@ -443,7 +471,9 @@ mod tests {
         let Scenario::Idle(i) = Cli::try_parse_from(["lg", "idle", "50"]).unwrap().scenario else { panic!() };
         assert_eq!((i.sessions, i.hold), (50, 5.0));
         let Scenario::Connect(c) = Cli::try_parse_from(["lg", "connect"]).unwrap().scenario else { panic!() };
-        assert_eq!(c.clients, 8);
+        assert_eq!((c.clients, c.meta_subscriber), (8, false));
+        let Scenario::Pubsub(p) = Cli::try_parse_from(["lg", "pubsub"]).unwrap().scenario else { panic!() };
+        assert_eq!((p.eligible, p.receiving()), (None, 1));
     }
 
     #[test]
@@ -485,6 +515,27 @@ mod tests {
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--subscribers", "4"])).is_ok());
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4", "--publishers", "4", "--rate", "100"])).is_ok());
         assert!(check_pubsub(&p(&["lg", "pubsub", "--topics", "4"])).is_ok());
+    }
+
+    #[test]
+    fn eligible_lists_at_most_the_subscribers() {
+        let p = |argv: &[&str]| match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.scenario {
+            Scenario::Pubsub(p) => check_pubsub(&p).map(|()| p),
+            _ => panic!(),
+        };
+        let ok = p(&["lg", "pubsub", "--subscribers", "100", "--eligible", "10"]).unwrap();
+        assert_eq!((ok.eligible, ok.receiving()), (Some(10), 10));
+        assert_eq!(p(&["lg", "pubsub", "--subscribers", "3", "--eligible", "3"]).unwrap().receiving(), 3);
+        let err = p(&["lg", "pubsub", "--subscribers", "3", "--eligible", "4"]).unwrap_err();
+        assert!(err.contains("--eligible 4") && err.contains("(3)"), "{err}");
+        assert!(p(&["lg", "pubsub", "--eligible", "0"]).is_err());
+        let topics = ["lg", "pubsub", "--topics", "4", "--publishers", "4", "--subscribers", "8", "--eligible", "2"];
+        assert!(p(&topics).unwrap_err().contains("eligible subscriber on every topic"));
+        assert!(p(&[&topics[..], &["--rate", "100"]].concat()).is_ok());
+        let Scenario::Connect(c) = Cli::try_parse_from(["lg", "connect", "--meta-subscriber"]).unwrap().scenario else {
+            panic!()
+        };
+        assert!(c.meta_subscriber);
     }
 
     fn rpc(argv: &[&str]) -> Result<RpcArgs, String> {

@@ -97,8 +97,12 @@ pub(crate) struct Live {
     pub(crate) errors: AtomicU64,
     /// Failed sessions.
     pub(crate) failures: AtomicU64,
-    /// Open connections.
+    /// Open connections; stored after the other counters (see `Worker::publish_live`).
     pub(crate) open: AtomicU64,
+    /// `wamp.session.on_join` events a meta watcher received.
+    pub(crate) meta_joins: AtomicU64,
+    /// `wamp.session.on_leave` events a meta watcher received.
+    pub(crate) meta_leaves: AtomicU64,
     /// The last run phase this thread acted on.
     pub(crate) seen: AtomicU8,
 }
@@ -117,12 +121,15 @@ pub(crate) struct Shared {
     pub(crate) live: Vec<Live>,
     /// Per publisher, closed-loop pubsub only.
     pub(crate) windows: Vec<Window>,
+    /// Session ids that sessions share with others, 0 until known (`pubsub --eligible N`: those
+    /// of the first N subscribers, written at WELCOME, read by publishers when the run starts).
+    pub(crate) ids: Vec<AtomicU64>,
     wakers: Vec<Waker>,
 }
 
 impl Shared {
-    /// Shared state for workers with these `wakers`.
-    pub(crate) fn new(wakers: Vec<Waker>, windows: Vec<Window>) -> Shared {
+    /// Shared state for workers with these `wakers`, with room for `ids` session ids.
+    pub(crate) fn new(wakers: Vec<Waker>, windows: Vec<Window>, ids: usize) -> Shared {
         Shared {
             phase: AtomicU8::new(RunPhase::Setup as u8),
             ready: AtomicUsize::new(0),
@@ -132,6 +139,7 @@ impl Shared {
             m1: AtomicU64::new(0),
             live: wakers.iter().map(|_| Live::default()).collect(),
             windows,
+            ids: (0..ids).map(|_| AtomicU64::new(0)).collect(),
             wakers,
         }
     }
@@ -338,8 +346,9 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// A worker running `roles`; their sessions open at once, or when the run starts if
-    /// `start_at_run`. `span_ns` sizes the throughput timelines.
+    /// A worker running `roles`; their sessions open at once, except that with `start_at_run`
+    /// those of cycling roles (connectors) open when the run starts. `span_ns` sizes the
+    /// throughput timelines.
     pub(crate) fn new(
         index: usize,
         env: Arc<Env>,
@@ -397,9 +406,8 @@ impl Worker {
 
     fn run_loop(&mut self) -> anyhow::Result<()> {
         let mut seen = RunPhase::Setup;
-        if !self.start_at_run {
-            self.pending.extend(0..self.slots.len());
-        }
+        let at_once = (0..self.slots.len()).filter(|&i| !(self.start_at_run && self.slots[i].role.cycles()));
+        self.pending.extend(at_once);
         self.start_pending(now_ns());
         self.publish_live(seen);
         let mut next_housekeeping = 0;
@@ -459,7 +467,12 @@ impl Worker {
         live.expected.store(c.expected, Ordering::Relaxed);
         live.errors.store(c.errors, Ordering::Relaxed);
         live.failures.store(c.failures, Ordering::Relaxed);
-        live.open.store(self.open as u64, Ordering::Relaxed);
+        live.meta_joins.store(c.meta_joins, Ordering::Relaxed);
+        live.meta_leaves.store(c.meta_leaves, Ordering::Relaxed);
+        // Last and released: whoever reads this count first (acquiring) sees the counters
+        // stored with it or later ones, so once a thread's connections are all closed the
+        // counts read after it are final.
+        live.open.store(self.open as u64, Ordering::Release);
         live.seen.store(phase as u8, Ordering::SeqCst);
     }
 
@@ -473,7 +486,8 @@ impl Worker {
                     slot.role.on_run(t0);
                 }
                 if self.start_at_run {
-                    self.pending.extend(0..self.slots.len());
+                    let cycling = (0..self.slots.len()).filter(|&i| self.slots[i].role.cycles());
+                    self.pending.extend(cycling);
                     self.start_pending(now);
                 }
             }
@@ -805,7 +819,7 @@ impl Dispatch<'_> {
             (Phase::Hello, Scanned::Other(code::WELCOME)) => {
                 *self.phase = Phase::Setup;
                 *self.since = self.ctx.now;
-                let next = self.role.on_welcome(&mut self.ctx, out, self.started, self.hello_sent);
+                let next = self.role.on_welcome(&mut self.ctx, msg, out, self.started, self.hello_sent);
                 self.apply(next, out)
             }
             (Phase::Hello, Scanned::Other(code::ABORT)) => {

@@ -68,11 +68,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Scenario::Rpc(a) = &cli.scenario {
-        if let Err(e) = cli::check_rpc(a) {
-            eprintln!("wampyard-loadgen: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let checked = match &cli.scenario {
+        Scenario::Rpc(a) => cli::check_rpc(a),
+        Scenario::Pubsub(a) => cli::check_pubsub(a),
+        Scenario::Connect(_) | Scenario::Idle(_) => Ok(()),
+    };
+    if let Err(e) = checked {
+        eprintln!("wampyard-loadgen: {e}");
+        return ExitCode::from(EXIT_USAGE);
     }
     match run(&common, &cli.scenario) {
         Ok(()) => ExitCode::SUCCESS,

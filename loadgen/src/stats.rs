@@ -79,6 +79,12 @@ pub(crate) struct Counts {
     pub(crate) failures_measured: u64,
     /// Sessions closed without the router's GOODBYE in time.
     pub(crate) unclean_closes: u64,
+    /// EVENTs received by subscribers left out of the publications' `eligible` list.
+    pub(crate) ineligible: u64,
+    /// `wamp.session.on_join` events received by a meta watcher, whole run.
+    pub(crate) meta_joins: u64,
+    /// `wamp.session.on_leave` events received by a meta watcher, whole run.
+    pub(crate) meta_leaves: u64,
 }
 
 impl Counts {
@@ -102,6 +108,9 @@ impl Counts {
         self.failures += o.failures;
         self.failures_measured += o.failures_measured;
         self.unclean_closes += o.unclean_closes;
+        self.ineligible += o.ineligible;
+        self.meta_joins += o.meta_joins;
+        self.meta_leaves += o.meta_leaves;
     }
 }
 

@@ -156,6 +156,49 @@ fn pubsub_open_loop_over_websocket_json_loses_nothing() {
     assert_latency(&r["latency"]);
 }
 
+/// Checks a `pubsub --eligible` run: nothing reached the subscribers left out, nothing was lost.
+fn assert_only_eligible_delivered(record: &Value, eligible: u64) {
+    let (p, r) = (&record["params"], &record["results"]);
+    assert_eq!(u(&p["eligible"]), eligible, "{p}");
+    assert!(u(&r["published"]) > 0 && u(&r["deliveries"]) > 0, "{r}");
+    assert_eq!(u(&r["ineligible_deliveries"]), 0, "{r}");
+    assert_eq!(u(&r["lost"]), 0, "{r}");
+    assert_eq!(u(&r["duplicated"]), 0, "{r}");
+    assert_eq!(u(&r["unattributed"]), 0, "{r}");
+    assert_eq!(u(&r["expected_deliveries"]), u(&r["delivered"]), "{r}");
+    assert_latency(&r["latency"]);
+}
+
+#[test]
+fn pubsub_eligible_list_reaches_only_the_named_subscribers() {
+    let router = Router::start(2);
+    // Closed loop over RawSocket, 2 of 6 subscribers named.
+    let url = format!("rs://127.0.0.1:{}", router.port);
+    let record = run_ok("pubsub-eligible-rs", &url, &["pubsub", "--subscribers", "6", "--eligible", "2"]);
+    assert_only_eligible_delivered(&record, 2);
+    // Expected deliveries are the events published (whole run) times the 2 named subscribers,
+    // not the 6; `published` counts the measured phase only.
+    let r = &record["results"];
+    let (expected, published) = (u(&r["expected_deliveries"]), u(&r["published"]));
+    assert!(expected % 2 == 0 && expected >= 2 * published && expected < 6 * published, "{r}");
+
+    // Open loop over WebSocket with two topics, 3 of 6 named: publisher 0's topic has
+    // subscribers 0 and 2 of them, publisher 1's topic subscriber 1.
+    let url = format!("ws://127.0.0.1:{}/ws", router.port);
+    let args = ["--serializer", "json", "pubsub", "--publishers", "2", "--topics", "2", "--subscribers", "6"];
+    let record = run_ok("pubsub-eligible-ws", &url, &[&args[..], &["--eligible", "3", "--rate", "2000"]].concat());
+    assert_only_eligible_delivered(&record, 3);
+}
+
+#[test]
+fn pubsub_eligible_beyond_the_subscribers_is_refused() {
+    let out = loadgen(&["pubsub", "--subscribers", "4", "--eligible", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("wampyard-loadgen: --eligible 5 names more subscribers than there are"), "{stderr}");
+}
+
 #[test]
 fn rpc_with_four_in_flight_answers_every_call() {
     let router = Router::start(1);
@@ -236,6 +279,28 @@ fn connect_establishes_sessions_without_failures() {
     assert!(u(&r["sessions"]) > 0, "{r}");
     assert_eq!(u(&r["failures_total"]), 0, "{r}");
     assert_latency(&r["hello_welcome"]);
+    assert!(r.get("meta_on_join").is_none(), "{r}");
+}
+
+#[test]
+fn connect_meta_subscriber_sees_one_join_and_one_leave_per_session() {
+    let router = Router::start(2);
+    let rs = format!("rs://127.0.0.1:{}", router.port);
+    let ws = format!("ws://127.0.0.1:{}/", router.port);
+    for (name, url, ser) in [("connect-meta-rs", &rs, "msgpack"), ("connect-meta-ws", &ws, "json")] {
+        let args = ["--serializer", ser, "--threads", "2", "connect", "--clients", "4", "--meta-subscriber"];
+        let record = run_ok(name, url, &args);
+        let (p, r) = (&record["params"], &record["results"]);
+        assert_eq!(p["meta_subscriber"], true, "{p}");
+        let total = u(&r["sessions_total"]);
+        assert!(u(&r["sessions"]) > 0 && total >= u(&r["sessions"]), "{r}");
+        assert_eq!(u(&r["failures_total"]), 0, "{r}");
+        // Nothing else joins this router: exactly one event of each kind per session.
+        assert_eq!(u(&r["meta_on_join"]), total, "{r}");
+        assert_eq!(u(&r["meta_on_leave"]), total, "{r}");
+        assert_eq!(r["meta_drained"], true, "{r}");
+        assert_latency(&r["hello_welcome"]);
+    }
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! What each session does once joined: publish, subscribe, call, answer calls, connect and
-//! leave, or sit idle.
+//! leave, sit idle, or watch the session meta events.
 //!
 //! Owns: the [`Role`] enum, the per-message reactions of each role and the traffic they
 //! produce. Never: sockets, session lifecycle (connect, HELLO, GOODBYE belong to the engine),
 //! or allocation per message.
 
+pub(crate) mod meta;
 pub(crate) mod pubsub;
 pub(crate) mod rpc;
 
@@ -123,6 +124,8 @@ pub(crate) enum Role {
     Connector,
     /// Joins, subscribes to its own topic and stays.
     Idle(String),
+    /// Joins, subscribes to the session meta events and counts them.
+    MetaWatcher(meta::Watcher),
 }
 
 impl Role {
@@ -144,11 +147,22 @@ impl Role {
         matches!(self, Role::Connector)
     }
 
-    /// The session was welcomed; `started` and `hello_sent` are when it began connecting and
-    /// sent HELLO.
-    pub(crate) fn on_welcome(&mut self, ctx: &mut Ctx<'_>, out: &mut Out<'_>, started: u64, hello_sent: u64) -> Next {
+    /// The session was welcomed with WELCOME `msg`; `started` and `hello_sent` are when it
+    /// began connecting and sent HELLO.
+    pub(crate) fn on_welcome(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg: &[u8],
+        out: &mut Out<'_>,
+        started: u64,
+        hello_sent: u64,
+    ) -> Next {
         let sent = match self {
-            Role::Subscriber(s) => out.control(ctx.ser, &encode::subscribe(SETUP_REQUEST, &s.topic)),
+            Role::Subscriber(s) => match s.on_welcome(ctx, msg) {
+                Ok(()) => out.control(ctx.ser, &encode::subscribe(SETUP_REQUEST, &s.topic)),
+                Err(why) => return Next::Fail(why),
+            },
+            Role::MetaWatcher(w) => return w.on_welcome(ctx, out),
             Role::Idle(topic) => out.control(ctx.ser, &encode::subscribe(SETUP_REQUEST, topic)),
             Role::Callee(c) => out.control(ctx.ser, &encode::register(SETUP_REQUEST, &c.procedure, c.invoke)),
             Role::Connector => {
@@ -172,10 +186,15 @@ impl Role {
         out: &mut Out<'_>,
     ) -> Next {
         match (self, scanned) {
-            (Role::Subscriber(s), Scanned::Event(Some((ts, seq)))) => {
-                s.on_event(ctx, ts, seq);
+            (Role::Subscriber(s), Scanned::Event(timed)) => {
+                s.on_event(ctx, timed);
                 Next::Continue
             }
+            (Role::MetaWatcher(w), Scanned::Event(_)) => {
+                w.on_event(ctx, msg);
+                Next::Continue
+            }
+            (Role::MetaWatcher(w), Scanned::Other(code::SUBSCRIBED)) => w.on_subscribed(ctx, msg),
             (Role::Caller(c), Scanned::Result(Some((ts, seq)))) => {
                 c.on_result(ctx, ts, seq);
                 Next::Continue
@@ -200,7 +219,7 @@ impl Role {
                 ctx.stats.counts.foreign += 1;
                 Next::Continue
             }
-            (Role::Subscriber(_) | Role::Idle(_), Scanned::Event(None)) => {
+            (Role::Idle(_), Scanned::Event(None)) => {
                 ctx.stats.counts.foreign += 1;
                 Next::Continue
             }

@@ -1,8 +1,10 @@
 //! Publisher and subscriber roles, and the closed-loop window that couples them.
 //!
 //! Owns: the PUBLISH timetable or window of each publisher, the sequence accounting of each
-//! subscriber, and [`Window`], the per-publisher count of deliveries of each in-flight event.
-//! Never: allocation per event; the only cross-thread traffic per delivery is one atomic add.
+//! subscriber, [`Window`], the per-publisher count of deliveries of each in-flight event, and
+//! the `eligible` list (`--eligible N`): the first N subscribers share their session ids, which
+//! publishers name in every PUBLISH. Never: allocation per event; the only cross-thread
+//! traffic per delivery is one atomic add.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -12,7 +14,8 @@ use wampyard::wamp::message::code;
 use super::{Ctx, OpenLoop, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
 use crate::seq::{Seen, SeqTracker};
-use crate::wire::encode::{self, Timed};
+use crate::wire::encode::{self, Options, Timed};
+use crate::wire::scan;
 
 /// Bits of an event's `seq` argument that number the publisher's events; the publisher's index
 /// sits above them. 2^32 events per publisher and 2^21 publishers keep `seq` below 2^53, so
@@ -109,17 +112,24 @@ pub(crate) struct Publisher {
     /// Events every subscriber has (closed loop).
     acked: u64,
     last_progress: u64,
+    /// With `--eligible N`: N, the sessions every PUBLISH names (0: no list).
+    eligible: usize,
+    /// The Options of every PUBLISH with `eligible`, encoded when sending starts.
+    options: Vec<u8>,
 }
 
 impl Publisher {
-    /// Publisher `index`, on topic `topic` with `subscribers` subscribers, in closed loop
-    /// (`open` `None`, through `shared.windows[index]`) or paced by `open`.
+    /// Publisher `index`, on topic `topic` with `subscribers` subscribers expected to receive
+    /// each event, in closed loop (`open` `None`, through `shared.windows[index]`) or paced by
+    /// `open`; naming the sessions of the first `eligible` subscribers in every PUBLISH unless
+    /// `eligible` is 0.
     pub(crate) fn new(
         index: usize,
         topic: usize,
         subscribers: usize,
         open: Option<OpenLoop>,
         filler: Arc<str>,
+        eligible: usize,
     ) -> Publisher {
         let pace = match open {
             Some(open) => Pace::Rate(open),
@@ -136,6 +146,8 @@ impl Publisher {
             n: 0,
             acked: 0,
             last_progress: 0,
+            eligible,
+            options: Vec::new(),
         }
     }
 
@@ -159,7 +171,8 @@ impl Publisher {
 
     fn send(&mut self, ctx: &mut Ctx<'_>, ts: u64, out: &mut Out<'_>) -> Result<(), String> {
         let (request, seq) = (self.request, seq_of(self.index, self.n));
-        let m = Timed { kind: code::PUBLISH, request, uri: &self.topic, ts, seq, filler: &self.filler, flag: None };
+        let options = if self.eligible > 0 { Options::Encoded(&self.options) } else { Options::Empty };
+        let m = Timed { kind: code::PUBLISH, request, uri: &self.topic, ts, seq, filler: &self.filler, options };
         let ser = ctx.ser;
         out.message(|b| encode::timed(ser, &m, b)).map_err(|e| e.to_string())?;
         self.request += 1;
@@ -214,6 +227,9 @@ impl Publisher {
     }
 
     pub(super) fn produce(&mut self, ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<Produced, String> {
+        if self.eligible > 0 && self.options.is_empty() {
+            self.options = eligible_options(ctx, self.eligible)?;
+        }
         let mut sent = 0;
         while sent < MAX_BATCH {
             if out.queued() >= QUEUE_HIGH {
@@ -238,6 +254,30 @@ impl Publisher {
     }
 }
 
+/// The Options naming the sessions of the first `n` subscribers, which all shared their ids
+/// before the run started (every session is ready before anything is published).
+fn eligible_options(ctx: &Ctx<'_>, n: usize) -> Result<Vec<u8>, String> {
+    let ids: Vec<u64> = ctx.shared.ids.iter().take(n).map(|id| id.load(Ordering::SeqCst)).collect();
+    if ids.len() < n || ids.contains(&0) {
+        return Err(format!("the session ids of the first {n} subscribers are not all known"));
+    }
+    let mut options = Vec::new();
+    encode::eligible(ctx.ser, &ids, &mut options);
+    Ok(options)
+}
+
+/// Where a subscriber stands with respect to the publications' `eligible` list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Eligibility {
+    /// Publications name no sessions: it receives every event of its topic.
+    All,
+    /// Its session is number `k` of the list: it shares its session id at WELCOME (in
+    /// `Shared::ids[k]`) and receives every event of its topic.
+    Listed(usize),
+    /// Publications name other sessions: every event it receives is counted as ineligible.
+    Excluded,
+}
+
 /// A subscribing session.
 #[derive(Debug)]
 pub(crate) struct Subscriber {
@@ -247,13 +287,20 @@ pub(crate) struct Subscriber {
     topics: usize,
     publishers: usize,
     closed_loop: bool,
+    eligibility: Eligibility,
     /// Per publisher of this topic (publisher `topic_index + k * topics` at `k`).
     trackers: Vec<SeqTracker>,
 }
 
 impl Subscriber {
     /// A subscriber of topic `topic` of `topics`, which `publishers` publishers share.
-    pub(crate) fn new(topic: usize, topics: usize, publishers: usize, closed_loop: bool) -> Subscriber {
+    pub(crate) fn new(
+        topic: usize,
+        topics: usize,
+        publishers: usize,
+        closed_loop: bool,
+        eligibility: Eligibility,
+    ) -> Subscriber {
         let mine = (topic..publishers).step_by(topics.max(1)).count();
         Subscriber {
             topic: topic_uri(topic),
@@ -261,6 +308,7 @@ impl Subscriber {
             topics: topics.max(1),
             publishers,
             closed_loop,
+            eligibility,
             trackers: vec![SeqTracker::default(); mine],
         }
     }
@@ -270,7 +318,29 @@ impl Subscriber {
         &self.trackers
     }
 
-    pub(super) fn on_event(&mut self, ctx: &mut Ctx<'_>, ts: u64, seq: u64) {
+    /// The session was welcomed with WELCOME `msg`: a listed subscriber shares its id.
+    pub(super) fn on_welcome(&self, ctx: &Ctx<'_>, msg: &[u8]) -> Result<(), String> {
+        let Eligibility::Listed(k) = self.eligibility else { return Ok(()) };
+        let (Some((code::WELCOME, Some(id), _)), Some(slot)) = (scan::head(ctx.ser, msg), ctx.shared.ids.get(k)) else {
+            return Err("router sent a WELCOME without a session id".to_owned());
+        };
+        slot.store(id, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// An EVENT, with its `[ts, seq]` if it has them.
+    #[inline]
+    pub(super) fn on_event(&mut self, ctx: &mut Ctx<'_>, timed: Option<(u64, u64)>) {
+        if self.eligibility == Eligibility::Excluded {
+            ctx.stats.counts.ineligible += 1;
+        } else if let Some((ts, seq)) = timed {
+            self.on_timed(ctx, ts, seq);
+        } else {
+            ctx.stats.counts.foreign += 1;
+        }
+    }
+
+    fn on_timed(&mut self, ctx: &mut Ctx<'_>, ts: u64, seq: u64) {
         let (publisher, n) = split_seq(seq);
         let tracker = (publisher < self.publishers && publisher % self.topics == self.topic_index)
             .then(|| self.trackers.get_mut(publisher / self.topics))
@@ -326,10 +396,10 @@ mod tests {
 
     #[test]
     fn subscriber_tracks_only_the_publishers_of_its_topic() {
-        let s = Subscriber::new(1, 3, 10, true);
+        let s = Subscriber::new(1, 3, 10, true, Eligibility::All);
         // Publishers 1, 4 and 7 publish to topic 1.
         assert_eq!(s.trackers().len(), 3);
         assert_eq!(s.topic, "topic.1");
-        assert_eq!(Subscriber::new(0, 1, 1, false).trackers().len(), 1);
+        assert_eq!(Subscriber::new(0, 1, 1, false, Eligibility::Excluded).trackers().len(), 1);
     }
 }

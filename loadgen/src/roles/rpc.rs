@@ -10,7 +10,7 @@ use wampyard::wamp::message::code;
 
 use super::{Ctx, Next, OpenLoop, Produced, MAX_BATCH, QUEUE_HIGH};
 use crate::conn::Out;
-use crate::wire::encode::{self, Echo, Timed, PROGRESS, RECEIVE_PROGRESS};
+use crate::wire::encode::{self, Echo, Options, Timed, PROGRESS, RECEIVE_PROGRESS};
 
 /// The procedure URI of callee `i`.
 pub(crate) fn procedure_uri(i: usize) -> String {
@@ -141,7 +141,7 @@ impl Caller {
 
     pub(super) fn produce(&mut self, ctx: &mut Ctx<'_>, out: &mut Out<'_>) -> Result<Produced, String> {
         let mut sent = 0;
-        let flag = self.progress.as_ref().map(|_| RECEIVE_PROGRESS);
+        let options = if self.progress.is_some() { Options::Flag(RECEIVE_PROGRESS) } else { Options::Empty };
         while sent < MAX_BATCH {
             if out.queued() >= QUEUE_HIGH {
                 return Ok(Produced::default());
@@ -166,7 +166,7 @@ impl Caller {
                 ts,
                 seq: self.n,
                 filler: &self.filler,
-                flag,
+                options,
             };
             out.message(|b| encode::timed(ser, &m, b)).map_err(|e| e.to_string())?;
             if let Some(check) = &mut self.progress {
@@ -294,10 +294,11 @@ mod tests {
 
     /// What `callee` sends for one INVOCATION of `[ts, seq, "pad"]` with `receive_progress`.
     fn answer(ser: Serializer, callee: &mut Callee, stats: &mut Stats, receive_progress: bool) -> Vec<Message> {
-        let shared = Shared::new(Vec::new(), Vec::new());
+        let shared = Shared::new(Vec::new(), Vec::new(), 0);
         let mut ctx = Ctx { ser, now: 1, stats, shared: &shared, worker: 0 };
         let mut call = Vec::new();
-        let m = Timed { kind: code::CALL, request: 1, uri: "p", ts: 500, seq: 7, filler: "pad", flag: None };
+        let m =
+            Timed { kind: code::CALL, request: 1, uri: "p", ts: 500, seq: 7, filler: "pad", options: Options::Empty };
         encode::timed(ser, &m, &mut call);
         let Message::Call(c) = codec::decode(ser, Bytes::from(call)).unwrap() else { panic!() };
         let details = if receive_progress {
@@ -390,7 +391,7 @@ mod tests {
         for (check, want) in [(Some(ProgressCheck::new(2, 1)), Some(true)), (None, None)] {
             let ser = Serializer::Json;
             let mut stats = Stats::new(0).unwrap();
-            let shared = Shared::new(Vec::new(), Vec::new());
+            let shared = Shared::new(Vec::new(), Vec::new(), 0);
             let mut ctx = Ctx { ser, now: 1, stats: &mut stats, shared: &shared, worker: 0 };
             let mut caller = Caller::new(0, "proc.0".to_owned(), 2, None, "f".into(), check);
             let (mut framing, mut wbuf, mut scratch) =

@@ -40,7 +40,8 @@ pub(crate) fn run(c: &Common, a: &IdleArgs) -> anyhow::Result<Outcome> {
     }
     let before = sample(c.router_pid)?;
     let roles = (0..n).map(|i| Role::Idle(format!("idle.{i}"))).collect();
-    let running = launch(c, "idle", Launch { roles, windows: Vec::new(), start_at_run: false }, secs_to_ns(a.hold))?;
+    let running =
+        launch(c, "idle", Launch { roles, windows: Vec::new(), start_at_run: false, ids: 0 }, secs_to_ns(a.hold))?;
     let setup_s = running.wait_ready(n)?;
     let hold_end = now_ns() + secs_to_ns(a.hold);
     running.wait_until(hold_end, "holding")?;

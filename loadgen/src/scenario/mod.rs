@@ -46,8 +46,11 @@ pub(crate) struct Launch {
     pub(crate) roles: Vec<Role>,
     /// Closed-loop windows, one per publisher.
     pub(crate) windows: Vec<Window>,
-    /// Open sessions when the run starts rather than at once.
+    /// Open the sessions of cycling roles (connectors) when the run starts rather than at once;
+    /// the others always open at once.
     pub(crate) start_at_run: bool,
+    /// Session ids the sessions share through [`Shared::ids`].
+    pub(crate) ids: usize,
 }
 
 /// The thread session `k` runs on.
@@ -64,6 +67,8 @@ pub(crate) struct LiveSum {
     pub(crate) errors: u64,
     pub(crate) failures: u64,
     pub(crate) open: u64,
+    pub(crate) meta_joins: u64,
+    pub(crate) meta_leaves: u64,
 }
 
 /// What the main thread observed around the measured phase.
@@ -114,7 +119,7 @@ pub(crate) fn launch_announcing(
         wakers.push(Waker::new(poll.registry(), WAKER_TOKEN).context("eventfd")?);
         polls.push(poll);
     }
-    let shared = Arc::new(Shared::new(wakers, launch.windows));
+    let shared = Arc::new(Shared::new(wakers, launch.windows, launch.ids));
     let env = Arc::new(Env {
         target: c.target.clone(),
         ser: c.ser,
@@ -147,16 +152,19 @@ pub(crate) fn launch_announcing(
 }
 
 impl Running {
-    /// The workers' live counters, summed.
+    /// The workers' live counters, summed. Each thread's `open` is read first: the counters
+    /// read after it are at least as recent (a thread with nothing open has final counts).
     pub(crate) fn live(&self) -> LiveSum {
         let mut s = LiveSum::default();
         for l in &self.shared.live {
+            s.open += l.open.load(Ordering::Acquire);
             s.sent += l.sent.load(Ordering::Relaxed);
             s.received += l.received.load(Ordering::Relaxed);
             s.expected += l.expected.load(Ordering::Relaxed);
             s.errors += l.errors.load(Ordering::Relaxed);
             s.failures += l.failures.load(Ordering::Relaxed);
-            s.open += l.open.load(Ordering::Relaxed);
+            s.meta_joins += l.meta_joins.load(Ordering::Relaxed);
+            s.meta_leaves += l.meta_leaves.load(Ordering::Relaxed);
         }
         s
     }

@@ -99,8 +99,12 @@ pub(crate) fn run(c: &Common, a: &RpcArgs) -> anyhow::Result<Outcome> {
         roles.push(Role::Callee(Callee::new(i, procedure(i), invoke, a.progress)));
     }
     let span = secs_to_ns(c.warmup + c.duration);
-    let features = Features { progressive_call_results: a.progress > 0, shared_registration: a.shared.is_some() };
-    let launch = Launch { roles, windows: Vec::new(), start_at_run: false };
+    let features = Features {
+        progressive_call_results: a.progress > 0,
+        shared_registration: a.shared.is_some(),
+        ..Features::default()
+    };
+    let launch = Launch { roles, windows: Vec::new(), start_at_run: false, ids: 0 };
     let running = launch_announcing(c, "rpc", launch, span, features)?;
     let setup_s = running.wait_ready(callers + callees)?;
     let m = running.measure(c, |l| l.received + l.errors >= l.sent)?;

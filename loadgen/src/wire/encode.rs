@@ -28,20 +28,32 @@ pub(crate) struct Timed<'a> {
     pub(crate) seq: u64,
     /// Padding to the payload size.
     pub(crate) filler: &'a str,
-    /// An option set to `true` in Options (`receive_progress` for CALL), or none: `{}`.
-    pub(crate) flag: Option<&'a str>,
+    /// Options.
+    pub(crate) options: Options<'a>,
+}
+
+/// The Options of a message that carries a timed payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Options<'a> {
+    /// `{}`.
+    Empty,
+    /// `{key: true}` (`receive_progress` for CALL).
+    Flag(&'a str),
+    /// A dict encoded beforehand in the message's serializer (PUBLISH's `eligible` list, see
+    /// [`eligible`]).
+    Encoded(&'a [u8]),
 }
 
 /// `[PUBLISH or CALL, Request, Options, Uri, [ts, seq, filler]]`: the shape of every message
-/// that carries a timed payload; Options is `{}` or `{flag: true}`.
+/// that carries a timed payload.
 pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
-    let Timed { kind, request, uri, ts, seq, filler, flag } = *m;
+    let Timed { kind, request, uri, ts, seq, filler, options } = *m;
     match ser {
         Serializer::MsgPack => {
             out.push(0x95);
             mp_uint(out, kind);
             mp_uint(out, request);
-            flag_dict(ser, flag, out);
+            options_dict(ser, options, out);
             mp_str(out, uri);
             out.push(0x93);
             mp_uint(out, ts);
@@ -52,7 +64,7 @@ pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
             out.push(0x85);
             cbor_head(out, 0, kind);
             cbor_head(out, 0, request);
-            flag_dict(ser, flag, out);
+            options_dict(ser, options, out);
             cbor_str(out, uri);
             out.push(0x83);
             cbor_head(out, 0, ts);
@@ -65,7 +77,7 @@ pub(crate) fn timed(ser: Serializer, m: &Timed<'_>, out: &mut Vec<u8>) {
             out.push(b',');
             json_uint(out, request);
             out.push(b',');
-            flag_dict(ser, flag, out);
+            options_dict(ser, options, out);
             out.extend_from_slice(b",\"");
             out.extend_from_slice(uri.as_bytes());
             out.extend_from_slice(b"\",[");
@@ -136,11 +148,16 @@ pub(crate) struct Features {
     pub(crate) progressive_call_results: bool,
     /// `shared_registration`, as callee.
     pub(crate) shared_registration: bool,
+    /// `subscriber_blackwhite_listing`, as publisher (PUBLISH.Options `eligible`).
+    pub(crate) subscriber_blackwhite_listing: bool,
 }
 
 /// HELLO announcing all four client roles, with `features` under caller and callee.
 pub(crate) fn hello(realm: &str, features: Features) -> Message {
-    let (mut caller, mut callee) = (Dict::new(), Dict::new());
+    let (mut publisher, mut caller, mut callee) = (Dict::new(), Dict::new(), Dict::new());
+    if features.subscriber_blackwhite_listing {
+        publisher.insert("subscriber_blackwhite_listing", true);
+    }
     if features.progressive_call_results {
         caller.insert("progressive_call_results", true);
         callee.insert("progressive_call_results", true);
@@ -151,7 +168,7 @@ pub(crate) fn hello(realm: &str, features: Features) -> Message {
     }
     let role = |features: Dict| if features.is_empty() { Dict::new() } else { Dict::new().with("features", features) };
     let roles = Dict::new()
-        .with("publisher", Dict::new())
+        .with("publisher", role(publisher))
         .with("subscriber", Dict::new())
         .with("caller", role(caller))
         .with("callee", role(callee));
@@ -186,6 +203,61 @@ pub(crate) fn control(ser: Serializer, msg: &Message, out: &mut Vec<u8>) -> anyh
 /// Request ids are session-scope counters starting at 1; the load generator never reaches 2^53.
 fn id(v: u64) -> Id {
     Id::new(v).unwrap_or(Id::ZERO)
+}
+
+/// The PUBLISH option that lists the only sessions to receive the event.
+pub(crate) const ELIGIBLE: &str = "eligible";
+
+/// Appends the Options dict `{"eligible": [ids...]}` in `ser`, for [`Options::Encoded`].
+pub(crate) fn eligible(ser: Serializer, ids: &[u64], out: &mut Vec<u8>) {
+    let n = ids.len() as u64;
+    match ser {
+        Serializer::MsgPack => {
+            out.push(0x81);
+            mp_str(out, ELIGIBLE);
+            if n < 16 {
+                out.push(0x90 | n as u8);
+            } else if n <= u64::from(u16::MAX) {
+                out.push(0xdc);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            } else {
+                out.push(0xdd);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+            for &id in ids {
+                mp_uint(out, id);
+            }
+        }
+        Serializer::Cbor => {
+            out.push(0xa1);
+            cbor_str(out, ELIGIBLE);
+            cbor_head(out, 4, n);
+            for &id in ids {
+                cbor_head(out, 0, id);
+            }
+        }
+        Serializer::Json => {
+            out.extend_from_slice(b"{\"");
+            out.extend_from_slice(ELIGIBLE.as_bytes());
+            out.extend_from_slice(b"\":[");
+            for (k, &id) in ids.iter().enumerate() {
+                if k > 0 {
+                    out.push(b',');
+                }
+                json_uint(out, id);
+            }
+            out.extend_from_slice(b"]}");
+        }
+    }
+}
+
+/// Options as written by [`timed`].
+fn options_dict(ser: Serializer, options: Options<'_>, out: &mut Vec<u8>) {
+    match options {
+        Options::Empty => flag_dict(ser, None, out),
+        Options::Flag(key) => flag_dict(ser, Some(key), out),
+        Options::Encoded(bytes) => out.extend_from_slice(bytes),
+    }
 }
 
 /// `{}`, or `{key: true}` with `Some(key)`.
@@ -300,8 +372,15 @@ mod tests {
             for (ts, seq) in [(0u64, 0u64), (127, 128), (70_000, 1 << 33), (u64::from(u32::MAX) + 1, 5)] {
                 let mut out = Vec::new();
                 let filler = "x".repeat(40);
-                let m =
-                    Timed { kind: code::PUBLISH, request: 300, uri: "topic.7", ts, seq, filler: &filler, flag: None };
+                let m = Timed {
+                    kind: code::PUBLISH,
+                    request: 300,
+                    uri: "topic.7",
+                    ts,
+                    seq,
+                    filler: &filler,
+                    options: Options::Empty,
+                };
                 timed(ser, &m, &mut out);
                 let Message::Publish(p) = decode(ser, &out) else { panic!("not a PUBLISH in {ser}") };
                 assert_eq!(p.request.get(), 300);
@@ -322,7 +401,15 @@ mod tests {
             let mut call = Vec::new();
             timed(
                 ser,
-                &Timed { kind: code::CALL, request: 1, uri: "proc.0", ts: 11, seq: 22, filler: "abc", flag: None },
+                &Timed {
+                    kind: code::CALL,
+                    request: 1,
+                    uri: "proc.0",
+                    ts: 11,
+                    seq: 22,
+                    filler: "abc",
+                    options: Options::Empty,
+                },
                 &mut call,
             );
             let Message::Call(c) = decode(ser, &call) else { panic!() };
@@ -353,7 +440,15 @@ mod tests {
         for ser in Serializer::ALL {
             let mut out = Vec::new();
             let uri = "a".repeat(300);
-            let m = Timed { kind: code::PUBLISH, request: 1, uri: &uri, ts: 1, seq: 2, filler: &filler, flag: None };
+            let m = Timed {
+                kind: code::PUBLISH,
+                request: 1,
+                uri: &uri,
+                ts: 1,
+                seq: 2,
+                filler: &filler,
+                options: Options::Empty,
+            };
             timed(ser, &m, &mut out);
             let Message::Publish(p) = decode(ser, &out) else { panic!() };
             assert_eq!(p.topic.len(), 300);
@@ -373,7 +468,7 @@ mod tests {
                 ts: 5,
                 seq: 6,
                 filler: "f",
-                flag: Some(RECEIVE_PROGRESS),
+                options: Options::Flag(RECEIVE_PROGRESS),
             };
             timed(ser, &m, &mut out);
             let Message::Call(c) = decode(ser, &out) else { panic!("not a CALL in {ser}") };
@@ -388,7 +483,15 @@ mod tests {
     fn progressive_yield_carries_the_progress_option_and_the_payload_in_every_serializer() {
         for ser in Serializer::ALL {
             let mut call = Vec::new();
-            let m = Timed { kind: code::CALL, request: 1, uri: "p", ts: 300, seq: 1 << 40, filler: "xyz", flag: None };
+            let m = Timed {
+                kind: code::CALL,
+                request: 1,
+                uri: "p",
+                ts: 300,
+                seq: 1 << 40,
+                filler: "xyz",
+                options: Options::Empty,
+            };
             timed(ser, &m, &mut call);
             let Message::Call(c) = decode(ser, &call) else { panic!() };
             let Payload::Raw(raw) = &c.payload else { panic!() };
@@ -407,6 +510,35 @@ mod tests {
             yield_echo(ser, 2, Some(PROGRESS), Echo { bytes: &[], count: 0 }, &mut empty);
             let Message::Yield(y) = decode(ser, &empty) else { panic!() };
             assert_eq!((y.options.get_bool("progress"), &y.payload), (Some(true), &Payload::Empty), "{ser}");
+        }
+    }
+
+    #[test]
+    fn publish_with_an_eligible_list_decodes_in_every_serializer() {
+        let many: Vec<u64> = (0..20).map(|k| (1 << 52) + k).collect();
+        for ser in Serializer::ALL {
+            for ids in [&[][..], &[1], &[7, 300, 70_000, (1 << 53) - 1], &many] {
+                let mut options = Vec::new();
+                eligible(ser, ids, &mut options);
+                let mut out = Vec::new();
+                let opts = Options::Encoded(&options);
+                let m = Timed {
+                    kind: code::PUBLISH,
+                    request: 5,
+                    uri: "topic.0",
+                    ts: 9,
+                    seq: 8,
+                    filler: "f",
+                    options: opts,
+                };
+                timed(ser, &m, &mut out);
+                let Message::Publish(p) = decode(ser, &out) else { panic!("not a PUBLISH in {ser}") };
+                let want: Vec<Value> = ids.iter().map(|&id| Value::UInt(id)).collect();
+                assert_eq!(p.options, Dict::new().with(ELIGIBLE, Value::List(want)), "{ser} {ids:?}");
+                assert_eq!((p.request.get(), p.topic.as_str()), (5, "topic.0"));
+                let (args, _) = p.payload.to_values().unwrap();
+                assert_eq!(args[..2], [Value::UInt(9), Value::UInt(8)]);
+            }
         }
     }
 
@@ -434,7 +566,11 @@ mod tests {
         for role in ["publisher", "subscriber", "caller", "callee"] {
             assert_eq!(basic.get(role), Some(&Value::Dict(Dict::new())), "{role}");
         }
-        let features = Features { progressive_call_results: true, shared_registration: true };
+        let features = Features {
+            progressive_call_results: true,
+            shared_registration: true,
+            subscriber_blackwhite_listing: false,
+        };
         let advanced = roles(hello("realm1", features));
         let of = |role: &str| advanced.get(role).and_then(Value::as_dict).and_then(|d| d.get("features")).cloned();
         assert_eq!(of("caller"), Some(Value::Dict(Dict::new().with("progressive_call_results", true))));
@@ -444,8 +580,12 @@ mod tests {
             .with("shared_registration", true);
         assert_eq!(of("callee"), Some(Value::Dict(callee)));
         assert_eq!(of("publisher"), None);
-        let shared_only = roles(hello("r", Features { progressive_call_results: false, shared_registration: true }));
+        let shared_only = roles(hello("r", Features { shared_registration: true, ..Features::default() }));
         assert_eq!(shared_only.get("caller"), Some(&Value::Dict(Dict::new())));
+        let listing = roles(hello("r", Features { subscriber_blackwhite_listing: true, ..Features::default() }));
+        let publisher = Dict::new().with("subscriber_blackwhite_listing", true);
+        assert_eq!(listing.get("publisher"), Some(&Value::Dict(Dict::new().with("features", publisher))));
+        assert_eq!(listing.get("subscriber"), Some(&Value::Dict(Dict::new())));
         for ser in Serializer::ALL {
             let mut out = Vec::new();
             control(ser, &hello("realm1", features), &mut out).unwrap();

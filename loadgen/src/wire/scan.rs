@@ -55,6 +55,26 @@ pub(crate) fn scan(ser: Serializer, msg: &[u8]) -> Option<Scanned<'_>> {
     }
 }
 
+/// The type code of a message and the two elements after it, each when it is a non-negative
+/// integer: WELCOME's Session, SUBSCRIBED's Request and Subscription, EVENT's Subscription and
+/// Publication. For the few messages whose ids matter beyond what [`scan`] reads (session
+/// setup, meta events); `None` when not even the type code can be read.
+pub(crate) fn head(ser: Serializer, msg: &[u8]) -> Option<(u64, Option<u64>, Option<u64>)> {
+    match ser {
+        Serializer::MsgPack => head_with(MsgPack { b: msg, p: 0 }),
+        Serializer::Cbor => head_with(Cbor { b: msg, p: 0 }),
+        Serializer::Json => head_with(Json { b: msg, p: 0, first: true }),
+    }
+}
+
+fn head_with<'a, C: Cursor<'a>>(mut c: C) -> Option<(u64, Option<u64>, Option<u64>)> {
+    c.list()?;
+    let kind = c.uint()?;
+    let first = c.uint();
+    let second = first.and_then(|_| c.uint());
+    Some((kind, first, second))
+}
+
 /// Reads a message's elements one by one.
 trait Cursor<'a> {
     /// Enters a list; its length when the encoding states it.
@@ -628,6 +648,20 @@ mod tests {
                 let bytes = encoded(ser, &event(details, payload));
                 assert_eq!(scan(ser, &bytes), Some(Scanned::Event(Some((123_456_789_012, 42)))), "{ser}");
             }
+        }
+    }
+
+    #[test]
+    fn heads_give_the_session_subscription_and_publication_ids() {
+        let welcome = Message::Welcome(m::Welcome { session: Id::new(1 << 50).unwrap(), details: nested_details() });
+        let subscribed =
+            Message::Subscribed(m::Subscribed { request: Id::new(2).unwrap(), subscription: Id::new(70_000).unwrap() });
+        for ser in Serializer::ALL {
+            assert_eq!(head(ser, &encoded(ser, &welcome)), Some((code::WELCOME, Some(1 << 50), None)), "{ser}");
+            assert_eq!(head(ser, &encoded(ser, &subscribed)), Some((code::SUBSCRIBED, Some(2), Some(70_000))), "{ser}");
+            let ev = encoded(ser, &event(nested_details(), args(vec![Value::from("x")])));
+            assert_eq!(head(ser, &ev), Some((code::EVENT, Some(1 << 40), Some(77))), "{ser}");
+            assert_eq!(head(ser, b""), None, "{ser}");
         }
     }
 
