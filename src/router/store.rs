@@ -229,6 +229,11 @@ impl Router {
                 self.store.retained_bytes = bytes;
                 self.store.retained.insert(key, k.event.clone());
             } else {
+                // Not kept; a replacement that does not fit also removes the older event, so a
+                // later subscriber never gets a value the topic no longer has.
+                if let Some(stale) = self.store.retained.remove(&key) {
+                    self.store.retained_bytes = self.store.retained_bytes.saturating_sub(stale.bytes);
+                }
                 self.stats.retained_refused += 1;
             }
         }

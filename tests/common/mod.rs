@@ -9,6 +9,7 @@
 pub mod meta;
 pub mod pubsub;
 pub mod rpc;
+pub mod store;
 pub mod tables;
 
 use std::io::{Read, Write};
