@@ -77,7 +77,13 @@ impl Shard {
     /// Opens a connection and joins realm1; returns its key and outbox (WELCOME taken).
     fn join(&mut self) -> (ConnKey, Outbox) {
         let outbox = Outbox::new(OUTBOX_BUDGET);
-        let info = ConnInfo { serializer: SER, transport: "bench", peer: "mem".into(), max_outgoing: usize::MAX };
+        let info = ConnInfo {
+            serializer: SER,
+            transport: "bench",
+            peer: "mem".into(),
+            max_outgoing: usize::MAX,
+            auth: Arc::default(),
+        };
         let key = self.router.open(info, outbox.clone(), self.now);
         self.handle(key, hello());
         assert_eq!(take(&outbox), 1, "WELCOME expected");

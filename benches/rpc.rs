@@ -73,7 +73,13 @@ fn handle(router: &mut Router, sink: &mut Queue, now: Instant, key: ConnKey, msg
 /// Opens a connection and joins realm1 (WELCOME taken).
 fn join(router: &mut Router, sink: &mut Queue, now: Instant) -> (ConnKey, Outbox) {
     let outbox = Outbox::new(16 << 20);
-    let info = ConnInfo { serializer: SER, transport: "bench", peer: "mem".into(), max_outgoing: usize::MAX };
+    let info = ConnInfo {
+        serializer: SER,
+        transport: "bench",
+        peer: "mem".into(),
+        max_outgoing: usize::MAX,
+        auth: Arc::default(),
+    };
     let key = router.open(info, outbox.clone(), now);
     handle(router, sink, now, key, hello());
     assert_eq!(take(&outbox), 1, "WELCOME expected");

@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wampyard::router::trie::UriTrie;
+use wampyard::wamp::trie::UriTrie;
 use wampyard::wamp::MatchPolicy;
 
 /// Trie sizes measured.

@@ -16,6 +16,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod auth;
+
+pub use auth::{
+    Action, Actions, AnonymousAuth, ListenerAuth, Permission, RoleConfig, Secret, TicketAuth, TicketPrincipal,
+    DEFAULT_ANONYMOUS_ROLE,
+};
+
 use crate::codec::Serializer;
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
 use crate::wamp::{MatchPolicy, UriCheck};
@@ -205,6 +212,8 @@ pub struct ListenerConfig {
     /// TCP: the shards that accept on this listener (`None`: every shard). Unix: the shards the
     /// listener's acceptor thread hands connections to, round-robin (`None`: every shard).
     pub shards: Option<Vec<usize>>,
+    /// The authentication methods accepted here (`[listener.auth]`).
+    pub auth: ListenerAuth,
 }
 
 impl Default for ListenerConfig {
@@ -214,6 +223,7 @@ impl Default for ListenerConfig {
             transports: Transports::default(),
             serializers: Serializer::ALL.to_vec(),
             shards: None,
+            auth: ListenerAuth::default(),
         }
     }
 }
@@ -262,6 +272,10 @@ pub struct RealmConfig {
     pub sequential_request_ids: bool,
     /// Topics whose last events are kept for `wamp.subscription.get_events` (`[[realm.history]]`).
     pub history: Vec<HistoryRule>,
+    /// The realm's roles (`[[realm.role]]`). None: an open realm, where every session may do
+    /// everything (the embedded default); with roles, a session's role must be one of them and
+    /// its permissions decide each action.
+    pub roles: Vec<RoleConfig>,
 }
 
 /// One `[[realm.history]]` rule: events published to topics matching (`topic`, `policy`) are
@@ -283,6 +297,7 @@ impl Default for RealmConfig {
             uri_check: UriCheck::default(),
             sequential_request_ids: false,
             history: Vec::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -365,7 +380,11 @@ impl Config {
                 return Err(invalid(format!("listener[{at}]"), "the same address as an earlier listener"));
             }
         }
-        validate_realms(&self.realms)
+        validate_realms(&self.realms)?;
+        for (at, listener) in self.listeners.iter().enumerate() {
+            auth::validate_auth(&format!("listener[{at}]"), &listener.auth, &self.realms)?;
+        }
+        Ok(())
     }
 
     fn validate_router(&self) -> Result<(), ConfigError> {
@@ -500,6 +519,7 @@ fn validate_realms(realms: &[RealmConfig]) -> Result<(), ConfigError> {
         if !names.insert(realm.name.as_str()) {
             return Err(invalid(key, format!("realm `{}` is configured twice", realm.name)));
         }
+        auth::validate_roles(at, realm)?;
         for (i, rule) in realm.history.iter().enumerate() {
             if !is_valid_pattern(&rule.topic, rule.policy, realm.uri_check) || is_reserved(&rule.topic) {
                 let why = format!("`{}` is not a topic pattern of match `{}`", rule.topic, rule.policy.as_str());
@@ -565,6 +585,7 @@ struct RawListener {
     transports: Option<Vec<String>>,
     serializers: Option<Vec<String>>,
     shards: Option<Vec<usize>>,
+    auth: Option<auth::RawAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -575,6 +596,8 @@ struct RawRealm {
     sequential_request_ids: Option<bool>,
     #[serde(default)]
     history: Vec<RawHistory>,
+    #[serde(default)]
+    role: Vec<auth::RawRole>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -629,6 +652,9 @@ impl RawRealm {
             uri_check: self.uri_check.unwrap_or_default(),
             sequential_request_ids: self.sequential_request_ids.unwrap_or(false),
             history,
+            roles: (self.role.into_iter().enumerate())
+                .map(|(r, raw)| raw.into_role(&format!("realm[{at}].role[{r}]")))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -708,7 +734,8 @@ impl RawListener {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards })
+        let auth = self.auth.map_or_else(ListenerAuth::default, auth::RawAuth::into_auth);
+        Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards, auth })
     }
 }
 

@@ -15,6 +15,7 @@
 //! `wamp`, `codec`, `session`, `realm` and `router` do no I/O and import no runtime: they are
 //! driven by `shard` and tested without sockets.
 
+pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod meta;

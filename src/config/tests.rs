@@ -55,11 +55,43 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
             transports: Transports { websocket: false, rawsocket: true },
             serializers: vec![Serializer::MsgPack, Serializer::Cbor],
             shards: Some(vec![0, 1]),
+            auth: ListenerAuth::default(),
         }
     );
     assert_eq!(config.resolve_shards(8), (2, Some(vec![0, 1])));
     let rule = HistoryRule { topic: "com.example.log".into(), policy: MatchPolicy::Prefix, limit: 1000 };
     assert_eq!(config.realms[0].history, vec![rule]);
+    let principals = &config.listeners[0].auth.ticket.as_ref().unwrap().principals;
+    assert_eq!((principals[0].authid.as_str(), principals[0].role.as_str()), ("backend", "backend"));
+    assert!(principals[0].ticket.matches("change-me"));
+    assert_eq!(config.realms[0].roles[0].name, "backend");
+    assert!(config.realms[0].roles[0].permissions[0].allow.allows(Action::Publish));
+}
+
+#[test]
+fn a_listener_auth_table_accepts_exactly_the_methods_it_lists() {
+    let text = "[[listener]]\nport = 0\n[listener.auth.ticket]\n[[listener.auth.ticket.principal]]\nauthid = \"a\"\nticket = \"t\"\nrole = \"r\"\n";
+    let auth = &parse(text).unwrap().listeners[0].auth;
+    assert!(auth.anonymous.is_none() && auth.ticket.is_some());
+    assert!(!format!("{auth:?}").contains("\"t\""), "the ticket is not shown");
+}
+
+#[test]
+fn roles_and_principals_are_checked_and_errors_name_the_key() {
+    let realm = "[[realm]]\nname = \"a\"\n[[realm.role]]\nname = \"r\"\n";
+    for (tail, key) in [
+        ("[[realm.role.permission]]\nuri = \"com..x\"\nallow = [\"call\"]\n", "realm[0].role[0].permission[0].uri"),
+        ("[[realm.role.permission]]\nuri = \"com.x\"\nallow = [\"fly\"]\n", "realm[0].role[0].permission[0].allow"),
+        ("[[realm.role]]\nname = \"r\"\n", "realm[0].role[1].name"),
+    ] {
+        assert_eq!(invalid_key(&format!("{realm}{tail}")), key, "{tail}");
+    }
+    let principal = |role: &str, realm: &str| {
+        format!("[[listener]]\nport = 0\n[listener.auth.ticket]\n[[listener.auth.ticket.principal]]\nauthid = \"a\"\nticket = \"t\"\nrole = \"{role}\"\nrealm = \"{realm}\"\n{realm_table}", realm_table = "[[realm]]\nname = \"a\"\n[[realm.role]]\nname = \"r\"\n")
+    };
+    assert!(parse(&principal("r", "a")).is_ok());
+    assert_eq!(invalid_key(&principal("nope", "a")), "listener[0].auth.ticket.principal[0].role");
+    assert_eq!(invalid_key(&principal("r", "b")), "listener[0].auth.ticket.principal[0].realm");
 }
 
 #[test]

@@ -16,14 +16,15 @@ use std::time::SystemTime;
 use super::agree::Waiting;
 use super::meta::MetaEvent;
 use super::shard_msg::{Event, EventCopy, Op, ReplicaEntry};
-use super::trie::UriTrie;
 use super::{ConnKey, Router, ShardMsg, Sink, Token};
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
+use crate::config::Action;
 use crate::realm::RealmIdx;
 use crate::session::{Joined, MessageClass, Pushed};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::options::{PublishOptions, SubscribeOptions, SubscriberFilter};
+use crate::wamp::trie::UriTrie;
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message};
 
@@ -159,6 +160,10 @@ impl Router {
             let e = ErrorUri::InvalidUri;
             return self.send_error(key, code::SUBSCRIBE, m.request, e, "invalid topic URI");
         }
+        if !self.may(key, &m.topic, Action::Subscribe) {
+            let e = ErrorUri::NotAuthorized;
+            return self.send_error(key, code::SUBSCRIBE, m.request, e, "the role may not subscribe to this topic");
+        }
         let topic: Arc<str> = Arc::from(m.topic);
         let Some(b) = self.broker.get_mut(realm) else { return };
         if let Some(id) = b.replica.get(&topic, policy).map(|r| r.id) {
@@ -257,6 +262,13 @@ impl Router {
             if options.acknowledge {
                 let e = ErrorUri::InvalidUri;
                 self.send_error(key, code::PUBLISH, m.request, e, "invalid topic URI");
+            }
+            return;
+        }
+        if !j.may(&m.topic, Action::Publish) {
+            if options.acknowledge {
+                let e = ErrorUri::NotAuthorized;
+                self.send_error(key, code::PUBLISH, m.request, e, "the role may not publish to this topic");
             }
             return;
         }

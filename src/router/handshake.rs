@@ -1,29 +1,28 @@
 //! Opening a session: HELLO in, WELCOME or ABORT out, and the deadline a connection has to send
 //! HELLO.
 //!
-//! Owns: the `AwaitingHello -> Established` transition and what a joined session starts with
-//! (identity, announced roles). Never: routing. This is where CHALLENGE / AUTHENTICATE rounds go
-//! when authentication arrives: they will be states between the two.
+//! Owns: the `AwaitingHello -> (Challenged ->) Established` transitions and what a joined session
+//! starts with (identity, announced roles, its role's permissions). Never: routing, or judging
+//! credentials (`auth` does). The handshake deadline armed at connect covers the CHALLENGE round
+//! too: only WELCOME (or the connection's end) disarms it.
 
 use super::{timers, ConnKey, Router, Sink, Violation};
-use crate::session::{self, Identity, Joined, MessageClass, State};
+use crate::auth::{self, Principal, Step, ANONYMOUS};
+use crate::realm::RealmIdx;
+use crate::session::{self, Challenged, Identity, Joined, MessageClass, State};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message as msg;
 use crate::wamp::options::ClientRoles;
 use crate::wamp::{ErrorUri, Message};
 
-/// The role of every session until authentication is configured.
-const ANONYMOUS: &str = "anonymous";
-
 impl Router {
-    /// The first message of a connection.
+    /// The first message of a connection: WELCOME, a CHALLENGE, or ABORT, as the listener's
+    /// authentication methods decide.
     pub(super) fn on_hello(&mut self, key: ConnKey, message: Message, sink: &mut dyn Sink) -> Result<(), Violation> {
         let Message::Hello(hello) = message else {
             return Err(Violation::BeforeHello(message.name()));
         };
-        let Some((realm, config)) =
-            self.realms.find(&hello.realm).and_then(|i| self.realms.get(i).map(|config| (i, config)))
-        else {
+        let Some(realm) = self.realms.find(&hello.realm) else {
             self.abort(key, ErrorUri::NoSuchRealm, "no such realm");
             return Ok(());
         };
@@ -31,31 +30,78 @@ impl Router {
         if !roles.any() {
             return Err(Violation::NoRoles);
         }
+        let Some(s) = self.sessions.get_mut(key.0) else { return Ok(()) };
+        match auth::hello(&s.conn.auth, &hello.realm, &hello.details) {
+            Step::Welcome(principal) => self.welcome(key, realm, roles, principal, sink),
+            Step::Challenge { method, extra, pending } => {
+                let Some(deadline) = s.state.handshake_deadline() else { return Ok(()) };
+                s.state = State::Challenged(Box::new(Challenged { deadline, realm, roles, pending }));
+                let challenge = Message::Challenge(msg::Challenge { method: method.into(), extra });
+                self.send(key, &challenge, MessageClass::Control);
+            }
+            Step::Refuse(r) => self.abort(key, r.error, &r.message),
+        }
+        Ok(())
+    }
+
+    /// The answer to a CHALLENGE: WELCOME if it proves the login, else ABORT.
+    pub(super) fn on_authenticate(
+        &mut self,
+        key: ConnKey,
+        message: Message,
+        sink: &mut dyn Sink,
+    ) -> Result<(), Violation> {
+        let Message::Authenticate(m) = message else {
+            return Err(Violation::BeforeWelcome(message.name()));
+        };
+        let Some(s) = self.sessions.get_mut(key.0) else { return Ok(()) };
+        let State::Challenged(c) = std::mem::replace(&mut s.state, State::Closed) else { return Ok(()) };
+        s.state = State::AwaitingHello { deadline: c.deadline };
+        match auth::authenticate(&c.pending, &m.signature) {
+            Ok(principal) => self.welcome(key, c.realm, c.roles, principal, sink),
+            Err(r) => {
+                tracing::info!(peer = %s.conn.peer, "authentication refused: {}", r.message);
+                self.abort(key, r.error, &r.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// A login succeeded: the session joins `realm` under the role it proved, if the realm has
+    /// that role, and gets WELCOME.
+    fn welcome(&mut self, key: ConnKey, realm: RealmIdx, roles: ClientRoles, p: Principal, sink: &mut dyn Sink) {
+        let permissions = match self.roles.get(realm) {
+            Some(Some(by_name)) => match by_name.get(&p.authrole) {
+                Some(perms) => Some(perms.clone()),
+                None => return self.abort(key, ErrorUri::NoSuchRole, "the realm has no such role"),
+            },
+            _ => None,
+        };
+        let Some(config) = self.realms.get(realm) else { return };
         let mut id = random_global_id(&mut self.rng);
         while self.by_id.contains_key(&id) {
             id = random_global_id(&mut self.rng);
         }
-        let authid = match hello.details.get_str("authid") {
-            Some(a) => a.into(),
-            None => format!("{ANONYMOUS}-{id}").into(),
-        };
-        let identity = Identity { authid, authrole: ANONYMOUS.into(), authmethod: ANONYMOUS, authprovider: "static" };
+        let authid = p.authid.map_or_else(|| format!("{ANONYMOUS}-{id}").into(), Into::into);
+        let identity =
+            Identity { authid, authrole: p.authrole.into(), authmethod: p.authmethod, authprovider: p.authprovider };
         let details = session::welcome_details(&identity);
-        let Some(s) = self.sessions.get_mut(key.0) else { return Ok(()) };
-        if let State::AwaitingHello { deadline } = s.state {
+        let Some(s) = self.sessions.get_mut(key.0) else { return };
+        if let Some(deadline) = s.state.handshake_deadline() {
             self.timers.disarm(deadline, timers::Timer::Hello(key));
         }
-        s.state = State::Established(Joined::new(id, config, realm, identity, roles));
+        let mut joined = Joined::new(id, config, realm, identity, roles);
+        joined.permissions = permissions;
+        s.state = State::Established(joined);
         self.by_id.insert(id, key);
         self.send(key, &Message::Welcome(msg::Welcome { session: id, details }), MessageClass::Control);
         self.announce_join(key, sink);
-        Ok(())
     }
 
     /// The HELLO deadline of a connection passed: if it is still waiting, close it.
     pub(super) fn on_hello_deadline(&mut self, key: ConnKey) {
         let Some(s) = self.sessions.get_mut(key.0) else { return };
-        if matches!(s.state, State::AwaitingHello { .. }) {
+        if s.state.handshake_deadline().is_some() {
             tracing::debug!(peer = %s.conn.peer, "no HELLO in time");
             s.state = State::Closed;
             s.outbox.close();

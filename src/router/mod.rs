@@ -17,7 +17,6 @@ mod meta;
 pub mod shard_msg;
 mod store;
 mod timers;
-pub mod trie;
 pub mod violation;
 
 use std::collections::HashMap;
@@ -135,8 +134,10 @@ pub struct Router {
     meta: gather::Gathers<meta::MetaWait>,
     /// Retained events and event histories homed on this shard.
     store: store::Store,
+    /// Per realm, its roles' permissions (`None`: an open realm), given to each session at login.
+    roles: Vec<crate::auth::authorize::RealmRoles>,
     /// Per realm, the `[[realm.history]]` rules every publication is matched against.
-    history_rules: Vec<trie::UriTrie<store::RuleRef>>,
+    history_rules: Vec<crate::wamp::trie::UriTrie<store::RuleRef>>,
     /// Callee side: (caller, CALL request) -> (callee, INVOCATION request), for the calls that
     /// can be interrupted or streamed to. Bounded by the callees' invocation limits.
     call_index: HashMap<(Caller, Id), (ConnKey, Id), foldhash::fast::RandomState>,
@@ -184,6 +185,7 @@ impl Router {
     ) -> Router {
         let n = realms.len();
         let history_rules = store::history_rules(&realms);
+        let roles = crate::auth::authorize::realm_roles(&realms);
         Router {
             shard,
             shards,
@@ -197,6 +199,7 @@ impl Router {
             meta: gather::Gathers::default(),
             store: store::Store::default(),
             history_rules,
+            roles,
             call_index: HashMap::default(),
             own_calls: HashMap::new(),
             own_answers: Vec::new(),
@@ -297,6 +300,7 @@ impl Router {
         let Some(s) = self.sessions.get(key.0) else { return };
         let result = match s.state {
             State::AwaitingHello { .. } => self.on_hello(key, message, sink),
+            State::Challenged(_) => self.on_authenticate(key, message, sink),
             State::Established(_) | State::Closing(_) => self.on_established(key, message, sink),
             State::Closed => Ok(()),
         };
@@ -314,7 +318,7 @@ impl Router {
     pub fn on_transport_closed(&mut self, key: ConnKey, sink: &mut dyn Sink) {
         self.leave(key, sink);
         if let Some(s) = self.sessions.try_remove(key.0) {
-            if let State::AwaitingHello { deadline } = s.state {
+            if let Some(deadline) = s.state.handshake_deadline() {
                 self.timers.disarm(deadline, timers::Timer::Hello(key));
             }
         }
@@ -336,11 +340,13 @@ impl Router {
                     });
                     self.send(key, &goodbye, MessageClass::Control);
                 }
-                State::AwaitingHello { deadline } => {
-                    self.timers.disarm(deadline, timers::Timer::Hello(key));
-                    s.outbox.close();
-                }
-                other => s.state = other,
+                other => match other.handshake_deadline() {
+                    Some(deadline) => {
+                        self.timers.disarm(deadline, timers::Timer::Hello(key));
+                        s.outbox.close();
+                    }
+                    None => s.state = other,
+                },
             }
         }
     }
@@ -435,7 +441,7 @@ impl Router {
         });
         self.send(key, &abort, MessageClass::Control);
         if let Some(s) = self.sessions.get_mut(key.0) {
-            if let State::AwaitingHello { deadline } = s.state {
+            if let Some(deadline) = s.state.handshake_deadline() {
                 self.timers.disarm(deadline, timers::Timer::Hello(key));
             }
             s.state = State::Closed;
@@ -501,6 +507,12 @@ impl Router {
             payload: Payload::args(vec![Value::from(message)]),
         });
         self.send(key, &err, MessageClass::Control);
+    }
+
+    /// True if the session of `key` may do `action` with `uri` (its role's permissions; always in
+    /// an open realm).
+    fn may(&self, key: ConnKey, uri: &str, action: crate::config::Action) -> bool {
+        self.sessions.get(key.0).and_then(|s| s.joined()).is_some_and(|j| j.may(uri, action))
     }
 
     /// The realm's URI check mode.

@@ -20,7 +20,6 @@ use std::time::SystemTime;
 
 use super::meta::Reply;
 use super::shard_msg::{Question, Reader};
-use super::trie::UriTrie;
 use super::{home_shard, ConnKey, Publication, Router, ShardMsg, Sink, Token};
 use crate::codec::PayloadCodec;
 use crate::config::HistoryRule;
@@ -30,6 +29,7 @@ use crate::realm::{RealmIdx, Realms};
 use crate::session::{MessageClass, ShardId};
 use crate::wamp::message as msg;
 use crate::wamp::options::SubscriberFilter;
+use crate::wamp::trie::UriTrie;
 use crate::wamp::uri::pattern_matches;
 use crate::wamp::{Dict, Id, MatchPolicy, Message, Payload, Serializer, Value};
 

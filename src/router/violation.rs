@@ -48,11 +48,14 @@ pub enum Violation {
     /// Payload passthru options from a peer that did not announce the feature.
     #[error("ppt_* options without announcing payload_passthru_mode")]
     PassthruNotAnnounced,
+    /// Something other than AUTHENTICATE answered a CHALLENGE.
+    #[error("{0} before WELCOME")]
+    BeforeWelcome(&'static str),
 }
 
 impl Violation {
     /// Number of kinds, for per-kind counters.
-    pub const KINDS: usize = 11;
+    pub const KINDS: usize = 12;
 
     /// A dense index per kind, `0..KINDS`.
     pub fn kind(&self) -> usize {
@@ -68,6 +71,7 @@ impl Violation {
             Violation::DuplicateCall => 8,
             Violation::ProgressiveCallNotAnnounced => 9,
             Violation::PassthruNotAnnounced => 10,
+            Violation::BeforeWelcome(_) => 11,
         }
     }
 
@@ -85,6 +89,7 @@ impl Violation {
             "duplicate_call",
             "progressive_call_not_announced",
             "passthru_not_announced",
+            "before_welcome",
         ]
         .get(kind)
         .copied()

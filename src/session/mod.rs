@@ -19,7 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::RealmConfig;
+use crate::auth::authorize::RolePermissions;
+use crate::auth::Pending;
+use crate::config::{Action, ListenerAuth, RealmConfig};
 use crate::meta::Testament;
 use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
@@ -47,12 +49,38 @@ pub enum State {
         /// When the connection is closed if no HELLO came (the router's timer queue holds it).
         deadline: Instant,
     },
+    /// HELLO came and a CHALLENGE went out; AUTHENTICATE must come before the same deadline.
+    Challenged(Box<Challenged>),
     /// WELCOME sent; the session may publish, subscribe, call and register.
     Established(Joined),
     /// The router sent GOODBYE and waits for the peer's GOODBYE; routing goes on until then.
     Closing(Joined),
     /// Over: ABORT or GOODBYE exchanged, or the transport is gone. Nothing more is routed.
     Closed,
+}
+
+/// A login waiting for its AUTHENTICATE: what the HELLO asked for.
+#[derive(Debug)]
+pub struct Challenged {
+    /// The handshake deadline, the same as before HELLO (the router's timer queue holds it).
+    pub deadline: Instant,
+    /// The realm asked for.
+    pub realm: RealmIdx,
+    /// The roles and features the HELLO announced.
+    pub roles: ClientRoles,
+    /// What the AUTHENTICATE must prove.
+    pub pending: Pending,
+}
+
+impl State {
+    /// The handshake deadline, while there is one (before WELCOME).
+    pub fn handshake_deadline(&self) -> Option<Instant> {
+        match self {
+            State::AwaitingHello { deadline } => Some(*deadline),
+            State::Challenged(c) => Some(c.deadline),
+            _ => None,
+        }
+    }
 }
 
 /// Who a joined session is, as authentication decided.
@@ -105,6 +133,8 @@ pub struct Joined {
     /// Meta API calls waiting for every shard's answer; counted with `calls` against
     /// `limits.max_calls_per_session`.
     pub queries: usize,
+    /// What the session's role may do; `None` in an open realm (no roles configured).
+    pub permissions: Option<Arc<RolePermissions>>,
 }
 
 impl Joined {
@@ -124,11 +154,17 @@ impl Joined {
             sequential_requests: realm.sequential_request_ids,
             testaments: Vec::new(),
             queries: 0,
+            permissions: None,
         }
     }
 }
 
 impl Joined {
+    /// True if the session may do `action` with `uri` (always in an open realm).
+    pub fn may(&self, uri: &str, action: Action) -> bool {
+        self.permissions.as_ref().is_none_or(|p| p.allows(uri, action))
+    }
+
     /// Records a request id the client used. With sequential request ids required, an id that
     /// does not count up by one is refused: the id that was due is returned.
     pub fn note_request(&mut self, request: Id) -> Result<(), u64> {
@@ -152,6 +188,8 @@ pub struct ConnInfo {
     pub peer: String,
     /// The largest message the peer accepts (RawSocket negotiates it; WebSocket: unlimited).
     pub max_outgoing: usize,
+    /// The logins the connection's listener accepts.
+    pub auth: Arc<ListenerAuth>,
 }
 
 /// One client connection and its session.

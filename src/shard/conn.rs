@@ -13,11 +13,11 @@ use futures_lite::future;
 use glommio::timer::sleep;
 
 use super::mesh::SPILL_PAUSE;
-use super::Shard;
+use super::{ListenerSetup, Shard};
 use crate::codec;
 use crate::router::ConnKey;
 use crate::session::{ConnInfo, Outbox, Outgoing};
-use crate::transport::{self, ConnectionReader, ConnectionWriter, Incoming, OutFrame, Socket, TransportConfig};
+use crate::transport::{self, ConnectionReader, ConnectionWriter, Incoming, OutFrame, Socket};
 
 /// How long one batched write may take before the peer counts as stuck and is disconnected.
 /// A healthy peer on any network drains a batch in far less; a peer that stopped reading would
@@ -62,10 +62,10 @@ impl BatchClock {
 }
 
 /// Serves one accepted socket until it closes.
-pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<TransportConfig>) {
+pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<ListenerSetup>) {
     // Boxed: the handshake's state (about 1.7 KB) would otherwise stay inside this future, and
     // so inside every idle connection, for the connection's whole life.
-    let conn = match Box::pin(transport::accept(socket, &tcfg)).await {
+    let conn = match Box::pin(transport::accept(socket, &tcfg.transport)).await {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!("transport handshake failed: {e}");
@@ -81,6 +81,7 @@ pub(super) async fn serve(socket: Socket, shard: Rc<RefCell<Shard>>, tcfg: Rc<Tr
         },
         peer: conn.peer.clone(),
         max_outgoing: conn.max_outgoing,
+        auth: tcfg.auth.clone(),
     };
     let budget = shard.borrow().outbox_budget;
     let outbox = Outbox::new(budget);

@@ -30,7 +30,7 @@ use glommio::net::{TcpListener, UnixStream};
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, SockAddr, Socket as RawSocket, Type};
 
-use crate::config::{Config, Endpoint, Limits, ListenerConfig};
+use crate::config::{Config, Endpoint, Limits, ListenerAuth, ListenerConfig};
 use crate::realm::Realms;
 use crate::router::Router;
 use crate::transport::{Socket, TransportConfig};
@@ -178,15 +178,18 @@ impl Server {
                 unix_listeners.push((index, u));
             }
         }
-        let tcfgs: Vec<TransportConfig> = config
+        let tcfgs: Vec<ListenerSetup> = config
             .listeners
             .iter()
-            .map(|l| TransportConfig {
-                max_message_size: config.limits.max_message_size,
-                handshake_timeout: config.limits.handshake_timeout,
-                rawsocket: l.transports.rawsocket,
-                websocket: l.transports.websocket,
-                serializers: l.serializers.clone(),
+            .map(|l| ListenerSetup {
+                transport: TransportConfig {
+                    max_message_size: config.limits.max_message_size,
+                    handshake_timeout: config.limits.handshake_timeout,
+                    rawsocket: l.transports.rawsocket,
+                    websocket: l.transports.websocket,
+                    serializers: l.serializers.clone(),
+                },
+                auth: Arc::new(l.auth.clone()),
             })
             .collect();
         let (inboxes, doors) = mesh::inboxes(shards, config.limits.shard_inbox_capacity);
@@ -362,10 +365,20 @@ struct ShardSetup {
     doors: Doorbells,
     /// Per configured listener: this shard's listening TCP socket, if it accepts on it.
     listeners: Vec<Option<OwnedFd>>,
-    tcfgs: Vec<TransportConfig>,
+    tcfgs: Vec<ListenerSetup>,
     limits: Limits,
     shutdown_timeout: Duration,
     ready: mpsc::Sender<Result<(), String>>,
+}
+
+/// What a connection accepted on one listener needs: how to speak to it, and which logins the
+/// listener accepts (handed to the router with the connection).
+#[derive(Clone, Debug)]
+pub(super) struct ListenerSetup {
+    /// Transports, serializers and sizes.
+    pub(super) transport: TransportConfig,
+    /// The authentication methods (`[listener.auth]`).
+    pub(super) auth: Arc<ListenerAuth>,
 }
 
 async fn run_shard(setup: ShardSetup) {
@@ -380,7 +393,7 @@ async fn run_shard(setup: ShardSetup) {
         outbox_budget,
         alarm: Alarm::default(),
     }));
-    let tcfgs: Vec<Rc<TransportConfig>> = setup.tcfgs.into_iter().map(Rc::new).collect();
+    let tcfgs: Vec<Rc<ListenerSetup>> = setup.tcfgs.into_iter().map(Rc::new).collect();
     let mut acceptors = vec![glommio::spawn_local(timer_loop(shard.clone()))];
     for (index, fd) in setup.listeners.into_iter().enumerate() {
         let (Some(fd), Some(tcfg)) = (fd, tcfgs.get(index).cloned()) else { continue };
@@ -433,7 +446,7 @@ async fn run_shard(setup: ShardSetup) {
 }
 
 /// Takes cross-shard messages until a shutdown arrives.
-async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>]) {
+async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<ListenerSetup>]) {
     loop {
         let spilling = shard.borrow().mesh.spilled() > 0;
         let first = if spilling {
@@ -510,7 +523,7 @@ async fn timer_loop(shard: Rc<RefCell<Shard>>) {
     }
 }
 
-fn adopt(fd: OwnedFd, listener: usize, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<TransportConfig>]) {
+fn adopt(fd: OwnedFd, listener: usize, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<ListenerSetup>]) {
     // SAFETY: `fd` is a connected Unix stream socket that the acceptor thread gave up; this shard
     // is its only owner from here on.
     let stream = unsafe { UnixStream::from_raw_fd(fd.into_raw_fd()) };

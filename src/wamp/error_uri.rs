@@ -21,6 +21,12 @@ pub enum ErrorUri {
     NoSuchRealm,
     /// A meta procedure named a session that is not in the realm.
     NoSuchSession,
+    /// ABORT: none of the authentication methods the client offered is accepted here.
+    NoAuthMethod,
+    /// ABORT: the authentication could not be carried out (an authenticator failed).
+    AuthenticationFailed,
+    /// ABORT: the session's role is not one of the realm's roles.
+    NoSuchRole,
     /// The call was canceled; also sent to a caller whose callee left mid-call.
     Canceled,
     /// Any protocol error: ABORT reason, the session is closed.
@@ -66,6 +72,9 @@ impl ErrorUri {
             ErrorUri::NoSuchSubscription => "wamp.error.no_such_subscription",
             ErrorUri::NoSuchRealm => "wamp.error.no_such_realm",
             ErrorUri::NoSuchSession => "wamp.error.no_such_session",
+            ErrorUri::NoAuthMethod => "wamp.error.no_auth_method",
+            ErrorUri::AuthenticationFailed => "wamp.error.authentication_failed",
+            ErrorUri::NoSuchRole => "wamp.error.no_such_role",
             ErrorUri::Canceled => "wamp.error.canceled",
             ErrorUri::ProtocolViolation => "wamp.error.protocol_violation",
             ErrorUri::InvalidArgument => "wamp.error.invalid_argument",

@@ -7,6 +7,7 @@ pub mod id;
 pub mod message;
 pub mod options;
 pub mod payload;
+pub mod trie;
 pub mod uri;
 pub mod value;
 

@@ -15,6 +15,7 @@ use super::super::shard_msg::{CallDone, CallOutcome, Interrupt, Invoke};
 use super::super::timers::Timer;
 use super::super::{ConnKey, Router, ShardMsg, Sink, Violation};
 use super::Route;
+use crate::config::Action;
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, Caller, Joined, MessageClass, OutCall, Reroute, ShardId};
 use crate::wamp::message::{self as msg, code};
@@ -144,6 +145,16 @@ impl Router {
         }
         if !is_valid_uri(&m.procedure, self.uri_check(realm)) {
             self.send_error(key, code::CALL, m.request, ErrorUri::InvalidUri, "invalid procedure URI");
+            return Ok(());
+        }
+        if !self.may(key, &m.procedure, Action::Call) {
+            self.send_error(
+                key,
+                code::CALL,
+                m.request,
+                ErrorUri::NotAuthorized,
+                "the role may not call this procedure",
+            );
             return Ok(());
         }
         if is_reserved(&m.procedure) {

@@ -32,12 +32,13 @@ use rand::RngExt;
 use super::agree::Waiting;
 use super::meta::MetaEvent;
 use super::shard_msg::{CallDone, CallOutcome, Invoke, Op, ReplicaEntry};
-use super::trie::UriTrie;
 use super::{ConnKey, Router, Sink};
+use crate::config::Action;
 use crate::realm::RealmIdx;
 use crate::session::{CalleeRef, MessageClass};
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::options::{InvokePolicy, RegisterOptions};
+use crate::wamp::trie::UriTrie;
 use crate::wamp::uri::{is_reserved, is_valid_pattern};
 use crate::wamp::{ErrorUri, Id, MatchPolicy, Message};
 
@@ -111,6 +112,10 @@ impl Router {
         if !is_valid_pattern(&m.procedure, policy, self.uri_check(realm)) || is_reserved(&m.procedure) {
             let e = ErrorUri::InvalidUri;
             return self.send_error(key, code::REGISTER, m.request, e, "invalid procedure URI");
+        }
+        if !self.may(key, &m.procedure, Action::Register) {
+            let e = ErrorUri::NotAuthorized;
+            return self.send_error(key, code::REGISTER, m.request, e, "the role may not register this procedure");
         }
         let procedure: Arc<str> = Arc::from(m.procedure);
         let callee = CalleeRef {

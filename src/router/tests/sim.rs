@@ -12,7 +12,7 @@ use rand::SeedableRng;
 
 use super::super::*;
 use crate::codec::{Payload, PayloadCodec, Serializer};
-use crate::config::{HistoryRule, Limits, RealmConfig};
+use crate::config::{Action, Actions, HistoryRule, Limits, ListenerAuth, Permission, RealmConfig, RoleConfig};
 use crate::realm::Realms;
 use crate::session::{ConnInfo, Outbox, Outgoing};
 use crate::wamp::message as m;
@@ -64,10 +64,13 @@ impl Sim {
             uri_check,
             sequential_request_ids,
             history,
+            roles: Vec::new(),
         };
+        let secure = RealmConfig { name: "secure".into(), roles: secure_roles(), ..RealmConfig::default() };
         let realms = Arc::new(Realms::new(vec![
             realm("realm1", UriCheck::Loose, false, HISTORY.iter().map(|(t, p, l)| history_rule(t, p, *l)).collect()),
             realm("strict", UriCheck::Strict, true, Vec::new()),
+            secure,
         ]));
         let now = Instant::now();
         let router = |i: usize| {
@@ -130,8 +133,13 @@ impl Sim {
     }
 
     pub(super) fn connect(&mut self, shard: ShardId, ser: Serializer) -> Client {
+        self.connect_on(shard, ser, Arc::default())
+    }
+
+    /// Connects through a listener that accepts the logins of `auth`.
+    pub(super) fn connect_on(&mut self, shard: ShardId, ser: Serializer, auth: Arc<ListenerAuth>) -> Client {
         let outbox = Outbox::new(1 << 24);
-        let info = ConnInfo { serializer: ser, transport: "test", peer: "mem".into(), max_outgoing: usize::MAX };
+        let info = ConnInfo { serializer: ser, transport: "test", peer: "mem".into(), max_outgoing: usize::MAX, auth };
         let key = self.routers[shard].open(info, outbox.clone(), self.now);
         self.open.push((shard, key));
         Client { shard, key, outbox, ser, next_request: 0, session: Id::ZERO }
@@ -254,6 +262,31 @@ impl Sim {
         self.open.retain(|o| *o != (c.shard, key));
         self.with_router(c.shard, |r, sink| r.on_transport_closed(key, sink));
     }
+}
+
+/// The roles of the realm `secure`: `reader` may subscribe to and call `com.public.*`, `writer`
+/// may do everything, `watcher` may use the session meta API and subscribe under `com.`.
+fn secure_roles() -> Vec<RoleConfig> {
+    let perm = |uri: &str, policy: &str, allow: &[Action]| Permission {
+        uri: uri.into(),
+        policy: MatchPolicy::from_option(policy).unwrap_or_default(),
+        allow: allow.iter().fold(Actions::default(), |a, x| a.with(*x)),
+    };
+    let all = [Action::Call, Action::Register, Action::Publish, Action::Subscribe];
+    vec![
+        RoleConfig {
+            name: "reader".into(),
+            permissions: vec![perm("com.public.", "prefix", &[Action::Subscribe, Action::Call])],
+        },
+        RoleConfig { name: "writer".into(), permissions: vec![perm("", "prefix", &all)] },
+        RoleConfig {
+            name: "watcher".into(),
+            permissions: vec![
+                perm("wamp.session.", "prefix", &[Action::Call, Action::Subscribe]),
+                perm("com.", "prefix", &[Action::Subscribe]),
+            ],
+        },
+    ]
 }
 
 /// realm1's `[[realm.history]]` rules: (topic, match, limit).

@@ -1,0 +1,138 @@
+//! Authentication: which login a HELLO asks for, and whether its credentials prove it.
+//!
+//! Owns: the decision for one HELLO against the methods of the connection's listener (welcome at
+//! once, a CHALLENGE and what its AUTHENTICATE must prove, or a refusal with the spec's error),
+//! and the check of that AUTHENTICATE. Never: I/O, timers or session state (the router holds the
+//! pending login in the session and keeps the handshake deadline), and never a secret in an error,
+//! a log line or a `Debug` output.
+//!
+//! Methods are tried in the order the client lists them in `HELLO.Details.authmethods` (only
+//! `anonymous` when it lists none); the first one the listener accepts is used. A ticket login
+//! for an unknown authid still gets its CHALLENGE and fails at AUTHENTICATE, like a wrong ticket,
+//! so a peer cannot tell which authids exist.
+
+pub mod authorize;
+
+use crate::config::{ListenerAuth, TicketPrincipal};
+use crate::wamp::{Dict, ErrorUri, Value};
+
+/// The method anonymous logins announce.
+pub const ANONYMOUS: &str = "anonymous";
+/// The method of ticket logins.
+pub const TICKET: &str = "ticket";
+/// The authprovider of logins checked against the configuration.
+pub const STATIC_PROVIDER: &str = "static";
+
+/// Who a login proved to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The authid (anonymous sessions: the one they asked for, or one the router made).
+    pub authid: Option<String>,
+    /// The role.
+    pub authrole: String,
+    /// The method used.
+    pub authmethod: &'static str,
+    /// Who checked it.
+    pub authprovider: &'static str,
+}
+
+/// Why a login is refused: the ABORT's reason and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// `wamp.error.no_auth_method`, `wamp.error.not_authorized`, ...
+    pub error: ErrorUri,
+    /// For the client; never contains a secret.
+    pub message: String,
+}
+
+fn refuse(error: ErrorUri, message: &str) -> Refusal {
+    Refusal { error, message: message.to_owned() }
+}
+
+/// A login waiting for its AUTHENTICATE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// A ticket login: the principal the authid names, if there is one.
+    Ticket {
+        /// The authid the client gave.
+        authid: String,
+        /// Its principal (`None`: unknown authid, the AUTHENTICATE fails).
+        principal: Option<Box<TicketPrincipal>>,
+    },
+}
+
+/// What the router does with a HELLO.
+#[derive(Debug)]
+pub enum Step {
+    /// WELCOME now.
+    Welcome(Principal),
+    /// CHALLENGE with this method and extra, then check the AUTHENTICATE against `pending`.
+    Challenge {
+        /// `CHALLENGE.AuthMethod`.
+        method: &'static str,
+        /// `CHALLENGE.Extra`.
+        extra: Dict,
+        /// What the AUTHENTICATE must prove.
+        pending: Pending,
+    },
+    /// ABORT.
+    Refuse(Refusal),
+}
+
+/// The methods a HELLO offers, in its order: `HELLO.Details.authmethods`, or only anonymous.
+fn offered(details: &Dict) -> Vec<&str> {
+    match details.get("authmethods") {
+        Some(Value::List(l)) => l.iter().filter_map(Value::as_str).collect(),
+        _ => vec![ANONYMOUS],
+    }
+}
+
+/// The first step of a login: `details` are the HELLO's, `realm` the realm it asks for.
+pub fn hello(listener: &ListenerAuth, realm: &str, details: &Dict) -> Step {
+    let authid = details.get_str("authid");
+    for method in offered(details) {
+        match method {
+            ANONYMOUS => {
+                if let Some(a) = &listener.anonymous {
+                    return Step::Welcome(Principal {
+                        authid: authid.map(str::to_owned),
+                        authrole: a.role.clone(),
+                        authmethod: ANONYMOUS,
+                        authprovider: STATIC_PROVIDER,
+                    });
+                }
+            }
+            TICKET => {
+                let Some(t) = &listener.ticket else { continue };
+                let Some(authid) = authid else {
+                    return Step::Refuse(refuse(ErrorUri::NotAuthorized, "a ticket login needs an authid"));
+                };
+                let principal = (t.principals.iter())
+                    .find(|p| p.authid == authid && p.realm.as_deref().is_none_or(|r| r == realm))
+                    .map(|p| Box::new(p.clone()));
+                let pending = Pending::Ticket { authid: authid.to_owned(), principal };
+                return Step::Challenge { method: TICKET, extra: Dict::new(), pending };
+            }
+            _ => {}
+        }
+    }
+    Step::Refuse(refuse(ErrorUri::NoAuthMethod, "none of the offered authentication methods is accepted here"))
+}
+
+/// The AUTHENTICATE answering a CHALLENGE: who the client proved to be, or why not.
+pub fn authenticate(pending: &Pending, signature: &str) -> Result<Principal, Refusal> {
+    match pending {
+        Pending::Ticket { authid, principal } => match principal {
+            Some(p) if p.ticket.matches(signature) => Ok(Principal {
+                authid: Some(authid.clone()),
+                authrole: p.role.clone(),
+                authmethod: TICKET,
+                authprovider: STATIC_PROVIDER,
+            }),
+            _ => Err(refuse(ErrorUri::NotAuthorized, "the authid and ticket do not match a principal")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! Authentication per listener and authorization per realm, as the configuration states them:
+//! listeners -> auth methods -> principals, realms -> roles -> permissions (Crossbar.io's model).
+//!
+//! Owns: the typed `[listener.auth]` and `[[realm.role]]` tables, their parsing from the raw file
+//! and their validation (errors name the key). Never: checks a login or an action (`auth` and the
+//! router do), and never prints a secret: [`Secret`]'s `Debug` hides it.
+
+use serde::Deserialize;
+
+use super::{invalid, ConfigError, RealmConfig};
+use crate::wamp::uri::{is_valid_pattern, UriCheck};
+use crate::wamp::MatchPolicy;
+
+/// The role anonymous sessions get when the configuration names none.
+pub const DEFAULT_ANONYMOUS_ROLE: &str = "anonymous";
+
+/// A secret from the configuration (a ticket): compared in constant time, never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// True if `offered` is this secret; takes the same time whatever it shares with it.
+    pub fn matches(&self, offered: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.as_bytes().ct_eq(offered.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The authentication methods one listener accepts. Without an `[listener.auth]` table, anonymous
+/// logins only (the embedded default); with one, exactly the methods it lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerAuth {
+    /// `[listener.auth.anonymous]`: sessions without credentials get this role; `None`: refused.
+    pub anonymous: Option<AnonymousAuth>,
+    /// `[listener.auth.ticket]`: static principals with a ticket each; `None`: not offered.
+    pub ticket: Option<TicketAuth>,
+}
+
+impl Default for ListenerAuth {
+    fn default() -> Self {
+        ListenerAuth { anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into() }), ticket: None }
+    }
+}
+
+/// Anonymous logins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnonymousAuth {
+    /// The role every anonymous session gets.
+    pub role: String,
+}
+
+/// Ticket logins (WAMP-Ticket, static principals).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketAuth {
+    /// The principals, each authid once.
+    pub principals: Vec<TicketPrincipal>,
+}
+
+/// One principal that may log in with a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketPrincipal {
+    /// The authid it logs in as.
+    pub authid: String,
+    /// Its ticket.
+    pub ticket: Secret,
+    /// The role it gets.
+    pub role: String,
+    /// The only realm it may join (`None`: any realm).
+    pub realm: Option<String>,
+}
+
+/// What a session may do with a URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// CALL (also of the router's own `wamp.*` procedures).
+    Call,
+    /// REGISTER.
+    Register,
+    /// PUBLISH.
+    Publish,
+    /// SUBSCRIBE.
+    Subscribe,
+}
+
+impl Action {
+    fn bit(self) -> u8 {
+        match self {
+            Action::Call => 1,
+            Action::Register => 2,
+            Action::Publish => 4,
+            Action::Subscribe => 8,
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Action> {
+        Some(match s {
+            "call" => Action::Call,
+            "register" => Action::Register,
+            "publish" => Action::Publish,
+            "subscribe" => Action::Subscribe,
+            _ => return None,
+        })
+    }
+}
+
+/// A set of [`Action`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Actions(u8);
+
+impl Actions {
+    /// True if `a` is in the set.
+    pub fn allows(self, a: Action) -> bool {
+        self.0 & a.bit() != 0
+    }
+
+    /// The set with `a` added.
+    pub fn with(self, a: Action) -> Actions {
+        Actions(self.0 | a.bit())
+    }
+}
+
+/// One `[[realm.role]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleConfig {
+    /// The role's name, as principals and the anonymous method name it.
+    pub name: String,
+    /// Its permissions; for a URI the best match decides (exact, then the longest prefix, then
+    /// the most specific wildcard, as for pattern registrations); no match: nothing allowed.
+    pub permissions: Vec<Permission>,
+}
+
+/// One `[[realm.role.permission]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// The URI or pattern; `""` with `match = "prefix"` matches every URI.
+    pub uri: String,
+    /// How `uri` matches.
+    pub policy: MatchPolicy,
+    /// What the role may do with the URIs it matches.
+    pub allow: Actions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    anonymous: Option<RawAnonymous>,
+    ticket: Option<RawTicket>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnonymous {
+    role: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTicket {
+    #[serde(default)]
+    principal: Vec<RawPrincipal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrincipal {
+    authid: String,
+    ticket: String,
+    role: String,
+    realm: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRole {
+    name: String,
+    #[serde(default)]
+    permission: Vec<RawPermission>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPermission {
+    uri: String,
+    #[serde(rename = "match")]
+    policy: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+impl RawAuth {
+    /// The listener's methods: exactly those listed.
+    pub(super) fn into_auth(self) -> ListenerAuth {
+        ListenerAuth {
+            anonymous: self
+                .anonymous
+                .map(|a| AnonymousAuth { role: a.role.unwrap_or_else(|| DEFAULT_ANONYMOUS_ROLE.into()) }),
+            ticket: self.ticket.map(|t| TicketAuth {
+                principals: (t.principal.into_iter())
+                    .map(|p| TicketPrincipal {
+                        authid: p.authid,
+                        ticket: Secret(p.ticket),
+                        role: p.role,
+                        realm: p.realm,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+impl RawRole {
+    pub(super) fn into_role(self, key: &str) -> Result<RoleConfig, ConfigError> {
+        let permissions = (self.permission.into_iter().enumerate())
+            .map(|(i, p)| {
+                let key = format!("{key}.permission[{i}]");
+                let policy = match p.policy.as_deref() {
+                    None => MatchPolicy::Exact,
+                    Some(m) => MatchPolicy::from_option(m).ok_or_else(|| {
+                        invalid(
+                            format!("{key}.match"),
+                            format!("unknown match `{m}` (expected exact, prefix or wildcard)"),
+                        )
+                    })?,
+                };
+                let mut allow = Actions::default();
+                for a in &p.allow {
+                    let action = Action::from_name(a).ok_or_else(|| {
+                        let why = format!("unknown action `{a}` (expected call, register, publish or subscribe)");
+                        invalid(format!("{key}.allow"), why)
+                    })?;
+                    allow = allow.with(action);
+                }
+                Ok(Permission { uri: p.uri, policy, allow })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(RoleConfig { name: self.name, permissions })
+    }
+}
+
+/// Checks a realm's roles: names unique and non-empty, permission URIs valid patterns.
+pub(super) fn validate_roles(at: usize, realm: &RealmConfig) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for (r, role) in realm.roles.iter().enumerate() {
+        let key = format!("realm[{at}].role[{r}]");
+        if role.name.is_empty() || !names.insert(role.name.as_str()) {
+            return Err(invalid(format!("{key}.name"), format!("role `{}` is empty or configured twice", role.name)));
+        }
+        for (i, p) in role.permissions.iter().enumerate() {
+            let everything = p.uri.is_empty() && p.policy == MatchPolicy::Prefix;
+            if !everything && !is_valid_pattern(&p.uri, p.policy, UriCheck::Loose) {
+                let why = format!("`{}` is not a URI pattern of match `{}`", p.uri, p.policy.as_str());
+                return Err(invalid(format!("{key}.permission[{i}].uri"), why));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a listener's methods against the realms: principals unique, their realm configured,
+/// their role one of that realm's roles when it has any.
+pub(super) fn validate_auth(key: &str, auth: &ListenerAuth, realms: &[RealmConfig]) -> Result<(), ConfigError> {
+    let Some(ticket) = &auth.ticket else { return Ok(()) };
+    let mut authids = std::collections::HashSet::new();
+    for (i, p) in ticket.principals.iter().enumerate() {
+        let key = format!("{key}.auth.ticket.principal[{i}]");
+        if p.authid.is_empty() || !authids.insert(p.authid.as_str()) {
+            return Err(invalid(format!("{key}.authid"), format!("authid `{}` is empty or listed twice", p.authid)));
+        }
+        let Some(name) = &p.realm else { continue };
+        let Some(realm) = realms.iter().find(|r| &r.name == name) else {
+            return Err(invalid(format!("{key}.realm"), format!("no realm `{name}` is configured")));
+        };
+        if !realm.roles.is_empty() && !realm.roles.iter().any(|r| r.name == p.role) {
+            return Err(invalid(format!("{key}.role"), format!("realm `{name}` has no role `{}`", p.role)));
+        }
+    }
+    Ok(())
+}

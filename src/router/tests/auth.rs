@@ -1,0 +1,217 @@
+//! Authentication and authorization in the simulator: anonymous and ticket logins through a
+//! listener's methods, and the realm `secure`'s roles (see `sim.rs`) deciding each action.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sim::*;
+use crate::codec::{Payload, Serializer};
+use crate::config::{AnonymousAuth, ListenerAuth, Secret, TicketAuth, TicketPrincipal};
+use crate::router::Violation;
+use crate::wamp::message as m;
+use crate::wamp::{Dict, Message, Value};
+
+/// Anonymous logins as `reader`; ticket principals `w` (writer), `v` (watcher), `x` (a role the
+/// realm `secure` does not have) and `only2` (may join only `strict`).
+fn listener(anonymous: bool) -> Arc<ListenerAuth> {
+    let p = |authid: &str, ticket: &str, role: &str, realm: Option<&str>| TicketPrincipal {
+        authid: authid.into(),
+        ticket: Secret::new(ticket),
+        role: role.into(),
+        realm: realm.map(Into::into),
+    };
+    Arc::new(ListenerAuth {
+        anonymous: anonymous.then(|| AnonymousAuth { role: "reader".into() }),
+        ticket: Some(TicketAuth {
+            principals: vec![
+                p("w", "wt", "writer", None),
+                p("v", "vt", "watcher", None),
+                p("x", "xt", "ghost", None),
+                p("only2", "ot", "writer", Some("strict")),
+            ],
+        }),
+    })
+}
+
+fn hello(realm: &str, methods: &[&str], authid: Option<&str>) -> Message {
+    let Message::Hello(mut h) = super::sim::hello(realm) else { unreachable!("hello() builds a HELLO") };
+    if !methods.is_empty() {
+        h.details.insert("authmethods", Value::List(methods.iter().map(|x| Value::from(*x)).collect()));
+    }
+    if let Some(a) = authid {
+        h.details.insert("authid", a);
+    }
+    Message::Hello(h)
+}
+
+fn authenticate(ticket: &str) -> Message {
+    Message::Authenticate(m::Authenticate { signature: ticket.into(), extra: Dict::new() })
+}
+
+fn abort_reason(c: &Client) -> String {
+    match one(c) {
+        Message::Abort(a) => {
+            assert!(c.outbox.is_closing(), "ABORT closes the connection");
+            a.reason
+        }
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+}
+
+/// Logs in with a ticket and returns the client, WELCOME checked.
+fn ticket_login(sim: &mut Sim, shard: usize, ser: Serializer, authid: &str, ticket: &str) -> (Client, m::Welcome) {
+    let mut c = sim.connect_on(shard, ser, listener(false));
+    sim.send(&c, hello("secure", &["ticket"], Some(authid)));
+    match one(&c) {
+        Message::Challenge(ch) => assert_eq!(ch.method, "ticket"),
+        other => panic!("expected CHALLENGE, got {other:?}"),
+    }
+    sim.send(&c, authenticate(ticket));
+    match one(&c) {
+        Message::Welcome(w) => {
+            c.session = w.session;
+            (c, w)
+        }
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_ticket_login_gets_a_challenge_then_welcome_naming_the_principal() {
+    matrix(|sim, ser| {
+        let (_, w) = ticket_login(sim, last(sim), ser, "w", "wt");
+        let d = &w.details;
+        let got = (d.get_str("authid"), d.get_str("authrole"), d.get_str("authmethod"), d.get_str("authprovider"));
+        assert_eq!(got, (Some("w"), Some("writer"), Some("ticket"), Some("static")));
+    });
+}
+
+#[test]
+fn an_anonymous_login_gets_the_listeners_role() {
+    matrix(|sim, ser| {
+        let c = sim.connect_on(0, ser, listener(true));
+        sim.send(&c, hello("secure", &[], None));
+        let Message::Welcome(w) = one(&c) else { panic!("expected WELCOME") };
+        assert_eq!(
+            (w.details.get_str("authrole"), w.details.get_str("authmethod")),
+            (Some("reader"), Some("anonymous"))
+        );
+    });
+}
+
+#[test]
+fn wrong_tickets_unknown_authids_and_foreign_realms_are_not_authorized() {
+    matrix(|sim, ser| {
+        for (authid, ticket) in [("w", "nope"), ("nobody", "wt"), ("only2", "ot")] {
+            let c = sim.connect_on(0, ser, listener(false));
+            sim.send(&c, hello("secure", &["ticket"], Some(authid)));
+            assert!(matches!(one(&c), Message::Challenge(_)), "a challenge whatever the authid");
+            sim.send(&c, authenticate(ticket));
+            assert_eq!(abort_reason(&c), "wamp.error.not_authorized", "{authid}");
+        }
+    });
+}
+
+#[test]
+fn no_acceptable_method_and_an_unknown_role_are_refused_with_their_errors() {
+    matrix(|sim, ser| {
+        let c = sim.connect_on(0, ser, listener(false));
+        sim.send(&c, hello("secure", &[], None));
+        assert_eq!(abort_reason(&c), "wamp.error.no_auth_method");
+        let c = sim.connect_on(0, ser, listener(false));
+        sim.send(&c, hello("secure", &["cryptosign", "wampcra"], Some("w")));
+        assert_eq!(abort_reason(&c), "wamp.error.no_auth_method");
+        let c = sim.connect_on(0, ser, listener(false));
+        sim.send(&c, hello("secure", &["ticket"], Some("x")));
+        let _ = one(&c);
+        sim.send(&c, authenticate("xt"));
+        assert_eq!(abort_reason(&c), "wamp.error.no_such_role");
+        let anonymous_elsewhere = sim.connect_on(0, ser, listener(true));
+        sim.send(&anonymous_elsewhere, hello("realm1", &[], None));
+        assert!(matches!(one(&anonymous_elsewhere), Message::Welcome(_)), "an open realm takes any role");
+    });
+}
+
+#[test]
+fn anything_but_authenticate_after_a_challenge_is_a_protocol_violation() {
+    matrix(|sim, ser| {
+        let c = sim.connect_on(0, ser, listener(false));
+        sim.send(&c, hello("secure", &["ticket"], Some("w")));
+        let _ = one(&c);
+        sim.send(&c, hello("secure", &["ticket"], Some("w")));
+        assert_eq!(abort_reason(&c), "wamp.error.protocol_violation");
+        assert_eq!(sim.routers[0].stats().violations.of(&Violation::BeforeWelcome("HELLO")), 1);
+    });
+}
+
+#[test]
+fn the_handshake_deadline_covers_the_challenge() {
+    let mut sim = Sim::new(1, 1);
+    let c = sim.connect_on(0, Serializer::Json, listener(false));
+    sim.send(&c, hello("secure", &["ticket"], Some("w")));
+    let _ = one(&c);
+    sim.advance(Duration::from_secs(60));
+    assert!(c.outbox.is_closing(), "no AUTHENTICATE in time: closed");
+    assert_eq!(sim.routers[0].stats().hello_timeouts, 1);
+    sim.finish();
+}
+
+/// Sends `msg` and returns the ERROR's URI, or `None` if the router answered otherwise.
+fn refused(sim: &mut Sim, c: &Client, msg: Message) -> Option<String> {
+    sim.send(c, msg);
+    match recv(c).into_iter().next() {
+        Some(Message::Error(e)) => Some(e.error),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_role_may_do_only_what_its_permissions_allow() {
+    matrix(|sim, ser| {
+        let mut reader = sim.connect_on(last(sim), ser, listener(true));
+        sim.send(&reader, hello("secure", &[], None));
+        let _ = one(&reader);
+        let denied = Some("wamp.error.not_authorized".to_owned());
+        let mut next = || Sim::request(&mut reader);
+        let sub = |request, topic: &str| {
+            Message::Subscribe(m::Subscribe { request, options: Dict::new(), topic: topic.into() })
+        };
+        let (r1, r2, r3, r4, r5, r6) = (next(), next(), next(), next(), next(), next());
+        assert_eq!(refused(sim, &reader, sub(r1, "com.public.news")), None);
+        assert_eq!(refused(sim, &reader, sub(r2, "com.private.news")), denied);
+        let publish = m::Publish {
+            request: r3,
+            options: Dict::new().with("acknowledge", true),
+            topic: "com.public.news".into(),
+            payload: Payload::Empty,
+        };
+        assert_eq!(refused(sim, &reader, Message::Publish(publish)), denied);
+        let register = m::Register { request: r4, options: Dict::new(), procedure: "com.public.f".into() };
+        assert_eq!(refused(sim, &reader, Message::Register(register)), denied);
+        let call = |request, procedure: &str| {
+            Message::Call(m::Call {
+                request,
+                options: Dict::new(),
+                procedure: procedure.into(),
+                payload: Payload::Empty,
+            })
+        };
+        assert_eq!(refused(sim, &reader, call(r5, "com.public.f")), Some("wamp.error.no_such_procedure".into()));
+        assert_eq!(refused(sim, &reader, call(r6, "wamp.session.count")), denied, "the meta API obeys the roles");
+        let (mut watcher, _) = ticket_login(sim, 0, ser, "v", "vt");
+        assert_eq!(answer(sim, &mut watcher, "wamp.session.count", vec![]), Ok(Value::UInt(2)));
+        let (mut writer, _) = ticket_login(sim, 0, ser, "w", "wt");
+        sim.register(&mut writer, "com.private.f", "exact").unwrap();
+        let request = Sim::request(&mut writer);
+        let publish = m::Publish {
+            request,
+            options: Dict::new().with("acknowledge", true),
+            topic: "com.public.news".into(),
+            payload: Payload::Empty,
+        };
+        sim.send(&writer, Message::Publish(publish));
+        assert!(matches!(one(&writer), Message::Published(_)));
+        let got = events(&reader);
+        assert_eq!(got.len(), 1, "the reader's permitted subscription works");
+    });
+}
