@@ -6,6 +6,8 @@
 # round prints throughput and router CPU per message side by side with ratios.
 #   BASE=a8fcf88 scripts/bench-ab.sh
 #   BASE=HEAD~1 SCENARIOS='^rpc-64$' ROUNDS=5 DURATION=5 scripts/bench-ab.sh
+# HEAD_TOML names a TOML fragment appended to the working tree router's configuration only (realms,
+# roles: compare one binary with and without a feature configured, with BASE=HEAD).
 # BASE's router is built in target/bench-ab/<commit>/ (a git worktree with its own target
 # directory, built once and kept). Results: target/bench/ab-<UTC time>/.
 set -euo pipefail
@@ -45,6 +47,9 @@ cpus = [$ROUTER_CPU]
 [[listener]]
 port = $port
 TOML
+    if [[ "$name" == head && -n "${HEAD_TOML:-}" ]]; then
+        cat "$HEAD_TOML" >> "$out/$name.toml"
+    fi
     "$bin" --config "$out/$name.toml" --log warn > "$out/$name.log" 2>&1 &
     echo $!
 }
