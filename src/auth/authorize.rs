@@ -31,12 +31,50 @@ pub struct RolePermissions {
 impl RolePermissions {
     /// True if the role may do `action` with `uri`.
     pub fn allows(&self, uri: &str, action: Action) -> bool {
+        self.actions(uri).allows(action)
+    }
+
+    /// Everything the role may do with `uri`: the best-matching permission's actions.
+    pub fn actions(&self, uri: &str) -> Actions {
         let best = match self.trie.best_match(uri) {
             Some((a, MatchPolicy::Exact | MatchPolicy::Prefix)) => Some(*a),
             Some((a, MatchPolicy::Wildcard)) => self.everything.or(Some(*a)),
             None => self.everything,
         };
-        best.is_some_and(|a| a.allows(action))
+        best.unwrap_or_default()
+    }
+}
+
+/// URIs one session's permissions were looked up for last, with what they allow: a session
+/// that calls or publishes to the same few URIs again and again (the common case) pays a string
+/// comparison instead of a trie lookup. Its entries are only valid for the permissions they
+/// were computed from; whoever replaces a session's permissions clears it.
+#[derive(Debug, Default)]
+pub struct DecisionCache {
+    /// (URI, actions allowed), at most [`DECISION_CACHE_SIZE`], replaced round-robin.
+    entries: Vec<(Box<str>, Actions)>,
+    /// The entry replaced next.
+    next: usize,
+}
+
+/// URIs a [`DecisionCache`] remembers: enough for a client's hot procedures and topics, small
+/// enough that a miss (a linear scan) stays cheaper than a trie lookup.
+pub const DECISION_CACHE_SIZE: usize = 4;
+
+impl DecisionCache {
+    /// True if `permissions` allow `action` on `uri`, from the cache when it knows `uri`.
+    pub fn allows(&mut self, permissions: &RolePermissions, uri: &str, action: Action) -> bool {
+        if let Some((_, a)) = self.entries.iter().find(|(u, _)| **u == *uri) {
+            return a.allows(action);
+        }
+        let actions = permissions.actions(uri);
+        if self.entries.len() < DECISION_CACHE_SIZE {
+            self.entries.push((uri.into(), actions));
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = (uri.into(), actions);
+            self.next = (self.next + 1) % DECISION_CACHE_SIZE;
+        }
+        actions.allows(action)
     }
 }
 
@@ -110,6 +148,24 @@ mod tests {
         ]);
         assert!(r.allows("any.thing", Action::Subscribe));
         assert!(!r.allows("com.a.x", Action::Call) && r.allows("com.a.x", Action::Subscribe));
+    }
+
+    #[test]
+    fn the_decision_cache_answers_as_the_permissions_do_for_more_uris_than_it_holds() {
+        let r = role(&[
+            ("com.a.", MatchPolicy::Prefix, &[Action::Call]),
+            ("com.b", MatchPolicy::Exact, &[Action::Publish]),
+        ]);
+        let mut cache = DecisionCache::default();
+        let uris = ["com.a.x", "com.b", "com.c", "com.a.y", "com.b.z", "com.b", "com.a.x"];
+        for _ in 0..3 {
+            for uri in uris {
+                for action in [Action::Call, Action::Publish, Action::Subscribe] {
+                    assert_eq!(cache.allows(&r, uri, action), r.allows(uri, action), "{uri} {action:?}");
+                }
+            }
+        }
+        assert_eq!(cache.entries.len(), DECISION_CACHE_SIZE);
     }
 
     #[test]

@@ -167,7 +167,8 @@ impl Router {
         let topic: Arc<str> = Arc::from(m.topic);
         let Some(b) = self.broker.get_mut(realm) else { return };
         if let Some(id) = b.replica.get(&topic, policy).map(|r| r.id) {
-            let already = j.subscriptions.contains(&id);
+            let joined = self.sessions.get(key.0).and_then(|s| s.joined());
+            let already = joined.is_some_and(|j| j.subscriptions.contains(&id));
             let local = b.local.get_mut(&id).filter(|l| !l.members[ser.index()].is_empty());
             if already || local.is_some() {
                 if let Some(l) = local.filter(|_| !already) {
@@ -265,13 +266,14 @@ impl Router {
             }
             return;
         }
-        if !j.may(&m.topic, Action::Publish) {
+        if !self.may(key, &m.topic, Action::Publish) {
             if options.acknowledge {
                 let e = ErrorUri::NotAuthorized;
                 self.send_error(key, code::PUBLISH, m.request, e, "the role may not publish to this topic");
             }
             return;
         }
+        let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return };
         let details = if options.disclose_me { publisher_details(j) } else { Dict::new() };
         let publication = Publication {
             topic: &m.topic,

@@ -511,8 +511,8 @@ impl Router {
 
     /// True if the session of `key` may do `action` with `uri` (its role's permissions; always in
     /// an open realm).
-    fn may(&self, key: ConnKey, uri: &str, action: crate::config::Action) -> bool {
-        self.sessions.get(key.0).and_then(|s| s.joined()).is_some_and(|j| j.may(uri, action))
+    fn may(&mut self, key: ConnKey, uri: &str, action: crate::config::Action) -> bool {
+        self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()).is_some_and(|j| j.may(uri, action))
     }
 
     /// The realm's URI check mode.

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::authorize::RolePermissions;
+use crate::auth::authorize::{DecisionCache, RolePermissions};
 use crate::auth::Pending;
 use crate::config::{Action, ListenerAuth, RealmConfig};
 use crate::meta::Testament;
@@ -135,6 +135,8 @@ pub struct Joined {
     pub queries: usize,
     /// What the session's role may do; `None` in an open realm (no roles configured).
     pub permissions: Option<Arc<RolePermissions>>,
+    /// The last decisions taken with `permissions` (cleared whenever they change).
+    pub decisions: DecisionCache,
 }
 
 impl Joined {
@@ -155,14 +157,18 @@ impl Joined {
             testaments: Vec::new(),
             queries: 0,
             permissions: None,
+            decisions: DecisionCache::default(),
         }
     }
 }
 
 impl Joined {
     /// True if the session may do `action` with `uri` (always in an open realm).
-    pub fn may(&self, uri: &str, action: Action) -> bool {
-        self.permissions.as_ref().is_none_or(|p| p.allows(uri, action))
+    pub fn may(&mut self, uri: &str, action: Action) -> bool {
+        match &self.permissions {
+            None => true,
+            Some(p) => self.decisions.allows(p, uri, action),
+        }
     }
 
     /// Records a request id the client used. With sequential request ids required, an id that
