@@ -19,8 +19,9 @@ use serde::Deserialize;
 mod auth;
 
 pub use auth::{
-    Action, Actions, AnonymousAuth, ListenerAuth, Permission, RoleConfig, Secret, TicketAuth, TicketPrincipal,
-    DEFAULT_ANONYMOUS_ROLE,
+    wampcra_key, Action, Actions, AnonymousAuth, ListenerAuth, Permission, RoleConfig, Salting, Secret, TicketAuth,
+    TicketPrincipal, WampcraAuth, WampcraPrincipal, DEFAULT_ANONYMOUS_ROLE, DEFAULT_WAMPCRA_ITERATIONS,
+    DEFAULT_WAMPCRA_KEYLEN, MAX_WAMPCRA_ITERATIONS,
 };
 
 use crate::codec::Serializer;
@@ -734,7 +735,10 @@ impl RawListener {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let auth = self.auth.map_or_else(ListenerAuth::default, auth::RawAuth::into_auth);
+        let auth = match self.auth {
+            None => ListenerAuth::default(),
+            Some(raw) => raw.into_auth(key)?,
+        };
         Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards, auth })
     }
 }

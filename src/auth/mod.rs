@@ -7,14 +7,16 @@
 //! a log line or a `Debug` output.
 //!
 //! Methods are tried in the order the client lists them in `HELLO.Details.authmethods` (only
-//! `anonymous` when it lists none); the first one the listener accepts is used. A ticket login
-//! for an unknown authid still gets its CHALLENGE and fails at AUTHENTICATE, like a wrong ticket,
-//! so a peer cannot tell which authids exist.
+//! `anonymous` when it lists none); the first one the listener accepts is used. A ticket or
+//! WAMP-CRA login for an unknown authid still gets its CHALLENGE and fails at AUTHENTICATE, like
+//! wrong credentials (a salted secret's CHALLENGE carries its salt, an unknown authid's none).
 
 pub mod authorize;
+pub mod wampcra;
 
-use crate::config::{ListenerAuth, TicketPrincipal};
-use crate::wamp::{Dict, ErrorUri, Value};
+use crate::config::{ListenerAuth, TicketPrincipal, WampcraPrincipal};
+use crate::wamp::{Dict, ErrorUri, Id, Value};
+pub use wampcra::WAMPCRA;
 
 /// The method anonymous logins announce.
 pub const ANONYMOUS: &str = "anonymous";
@@ -59,6 +61,24 @@ pub enum Pending {
         /// Its principal (`None`: unknown authid, the AUTHENTICATE fails).
         principal: Option<Box<TicketPrincipal>>,
     },
+    /// A WAMP-CRA login: the challenge sent and the principal that must have signed it.
+    Wampcra {
+        /// The authid the client gave.
+        authid: String,
+        /// The challenge string sent.
+        challenge: String,
+        /// Its principal (`None`: unknown authid, the AUTHENTICATE fails).
+        principal: Option<Box<WampcraPrincipal>>,
+    },
+}
+
+/// What a login's CHALLENGE is made of besides the configuration: the session id the session
+/// will get, and a fresh nonce and the current time (RFC 3339), asked for only when needed.
+pub struct Login<F: FnOnce() -> (String, String)> {
+    /// The session id the router will give the session.
+    pub session: Id,
+    /// The nonce and the timestamp.
+    pub fresh: F,
 }
 
 /// What the router does with a HELLO.
@@ -88,7 +108,12 @@ fn offered(details: &Dict) -> Vec<&str> {
 }
 
 /// The first step of a login: `details` are the HELLO's, `realm` the realm it asks for.
-pub fn hello(listener: &ListenerAuth, realm: &str, details: &Dict) -> Step {
+pub fn hello<F: FnOnce() -> (String, String)>(
+    listener: &ListenerAuth,
+    realm: &str,
+    details: &Dict,
+    login: Login<F>,
+) -> Step {
     let authid = details.get_str("authid");
     for method in offered(details) {
         match method {
@@ -113,6 +138,26 @@ pub fn hello(listener: &ListenerAuth, realm: &str, details: &Dict) -> Step {
                 let pending = Pending::Ticket { authid: authid.to_owned(), principal };
                 return Step::Challenge { method: TICKET, extra: Dict::new(), pending };
             }
+            WAMPCRA => {
+                let Some(w) = &listener.wampcra else { continue };
+                let Some(authid) = authid else {
+                    return Step::Refuse(refuse(ErrorUri::NotAuthorized, "a wampcra login needs an authid"));
+                };
+                let principal = (w.principals.iter())
+                    .find(|p| p.authid == authid && p.realm.as_deref().is_none_or(|r| r == realm))
+                    .map(|p| Box::new(p.clone()));
+                let (nonce, timestamp) = (login.fresh)();
+                let role = principal.as_ref().map_or("", |p| p.role.as_str());
+                let challenge = wampcra::challenge(authid, role, login.session, &nonce, &timestamp);
+                let mut extra = Dict::new().with("challenge", challenge.as_str());
+                if let Some(s) = principal.as_ref().and_then(|p| p.salt.as_ref()) {
+                    extra.insert("salt", s.salt.as_str());
+                    extra.insert("iterations", u64::from(s.iterations));
+                    extra.insert("keylen", u64::from(s.keylen));
+                }
+                let pending = Pending::Wampcra { authid: authid.to_owned(), challenge, principal };
+                return Step::Challenge { method: WAMPCRA, extra, pending };
+            }
             _ => {}
         }
     }
@@ -130,6 +175,15 @@ pub fn authenticate(pending: &Pending, signature: &str) -> Result<Principal, Ref
                 authprovider: STATIC_PROVIDER,
             }),
             _ => Err(refuse(ErrorUri::NotAuthorized, "the authid and ticket do not match a principal")),
+        },
+        Pending::Wampcra { authid, challenge, principal } => match principal {
+            Some(p) if wampcra::verify(p.key.expose(), challenge, signature) => Ok(Principal {
+                authid: Some(authid.clone()),
+                authrole: p.role.clone(),
+                authmethod: WAMPCRA,
+                authprovider: STATIC_PROVIDER,
+            }),
+            _ => Err(refuse(ErrorUri::NotAuthorized, "the signature does not prove the authid's secret")),
         },
     }
 }

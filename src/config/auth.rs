@@ -19,6 +19,11 @@ pub const DEFAULT_ANONYMOUS_ROLE: &str = "anonymous";
 pub struct Secret(String);
 
 impl Secret {
+    /// The secret's bytes, for computing a proof (an HMAC key); never for display.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// Wraps a secret.
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
@@ -45,11 +50,17 @@ pub struct ListenerAuth {
     pub anonymous: Option<AnonymousAuth>,
     /// `[listener.auth.ticket]`: static principals with a ticket each; `None`: not offered.
     pub ticket: Option<TicketAuth>,
+    /// `[listener.auth.wampcra]`: static principals with a secret each; `None`: not offered.
+    pub wampcra: Option<WampcraAuth>,
 }
 
 impl Default for ListenerAuth {
     fn default() -> Self {
-        ListenerAuth { anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into() }), ticket: None }
+        ListenerAuth {
+            anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into() }),
+            ticket: None,
+            wampcra: None,
+        }
     }
 }
 
@@ -78,6 +89,64 @@ pub struct TicketPrincipal {
     pub role: String,
     /// The only realm it may join (`None`: any realm).
     pub realm: Option<String>,
+}
+
+/// WAMP-CRA logins (static principals).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WampcraAuth {
+    /// The principals, each authid once.
+    pub principals: Vec<WampcraPrincipal>,
+}
+
+/// PBKDF2 iterations of a salted WAMP-CRA secret when the configuration names none (autobahn's
+/// default).
+pub const DEFAULT_WAMPCRA_ITERATIONS: u32 = 1000;
+/// Derived key length of a salted WAMP-CRA secret when the configuration names none (autobahn's
+/// default).
+pub const DEFAULT_WAMPCRA_KEYLEN: u32 = 32;
+/// The most PBKDF2 iterations a salted secret may ask for: keys are derived when the
+/// configuration loads, so this bounds the start-up time, not logins.
+pub const MAX_WAMPCRA_ITERATIONS: u32 = 10_000_000;
+
+/// One principal that may log in with WAMP-CRA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WampcraPrincipal {
+    /// The authid it logs in as.
+    pub authid: String,
+    /// The HMAC key: the secret, or for a salted secret the PBKDF2-HMAC-SHA256 key derived from it
+    /// when the configuration loaded (base64, as clients derive it).
+    pub key: Secret,
+    /// The salt and its PBKDF2 parameters, announced in the CHALLENGE (`None`: a plain secret).
+    pub salt: Option<Salting>,
+    /// The role it gets.
+    pub role: String,
+    /// The only realm it may join (`None`: any realm).
+    pub realm: Option<String>,
+}
+
+/// How a salted WAMP-CRA secret was turned into its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Salting {
+    /// The salt.
+    pub salt: String,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    /// Derived key length in bytes.
+    pub keylen: u32,
+}
+
+/// The key a WAMP-CRA secret gives: the secret itself, or with a salt base64 of
+/// PBKDF2-HMAC-SHA256(secret, salt, iterations, keylen), as clients derive it.
+pub fn wampcra_key(secret: &str, salt: Option<&Salting>) -> Secret {
+    use base64::Engine;
+    match salt {
+        None => Secret(secret.to_owned()),
+        Some(s) => {
+            let mut out = vec![0u8; s.keylen as usize];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), s.salt.as_bytes(), s.iterations, &mut out);
+            Secret(base64::engine::general_purpose::STANDARD.encode(out))
+        }
+    }
 }
 
 /// What a session may do with a URI.
@@ -156,6 +225,26 @@ pub struct Permission {
 pub(super) struct RawAuth {
     anonymous: Option<RawAnonymous>,
     ticket: Option<RawTicket>,
+    wampcra: Option<RawWampcra>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWampcra {
+    #[serde(default)]
+    principal: Vec<RawCraPrincipal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCraPrincipal {
+    authid: String,
+    secret: String,
+    role: String,
+    realm: Option<String>,
+    salt: Option<String>,
+    iterations: Option<u32>,
+    keylen: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,9 +288,18 @@ struct RawPermission {
 }
 
 impl RawAuth {
-    /// The listener's methods: exactly those listed.
-    pub(super) fn into_auth(self) -> ListenerAuth {
-        ListenerAuth {
+    /// The listener's methods: exactly those listed; salted WAMP-CRA keys are derived here, once.
+    pub(super) fn into_auth(self, key: &str) -> Result<ListenerAuth, ConfigError> {
+        let wampcra = match self.wampcra {
+            None => None,
+            Some(w) => Some(WampcraAuth {
+                principals: (w.principal.into_iter().enumerate())
+                    .map(|(i, p)| p.into_principal(&format!("{key}.auth.wampcra.principal[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        Ok(ListenerAuth {
+            wampcra,
             anonymous: self
                 .anonymous
                 .map(|a| AnonymousAuth { role: a.role.unwrap_or_else(|| DEFAULT_ANONYMOUS_ROLE.into()) }),
@@ -215,7 +313,32 @@ impl RawAuth {
                     })
                     .collect(),
             }),
-        }
+        })
+    }
+}
+
+impl RawCraPrincipal {
+    fn into_principal(self, key: &str) -> Result<WampcraPrincipal, ConfigError> {
+        let salt = match self.salt {
+            None if self.iterations.is_some() || self.keylen.is_some() => {
+                return Err(invalid(format!("{key}.salt"), "`iterations` and `keylen` need a `salt`"));
+            }
+            None => None,
+            Some(salt) => {
+                let iterations = self.iterations.unwrap_or(DEFAULT_WAMPCRA_ITERATIONS);
+                let keylen = self.keylen.unwrap_or(DEFAULT_WAMPCRA_KEYLEN);
+                if !(1..=MAX_WAMPCRA_ITERATIONS).contains(&iterations) {
+                    let why = format!("must be between 1 and {MAX_WAMPCRA_ITERATIONS}");
+                    return Err(invalid(format!("{key}.iterations"), why));
+                }
+                if !(1..=1024).contains(&keylen) {
+                    return Err(invalid(format!("{key}.keylen"), "must be between 1 and 1024"));
+                }
+                Some(Salting { salt, iterations, keylen })
+            }
+        };
+        let secret_key = wampcra_key(&self.secret, salt.as_ref());
+        Ok(WampcraPrincipal { authid: self.authid, key: secret_key, salt, role: self.role, realm: self.realm })
     }
 }
 
@@ -270,19 +393,36 @@ pub(super) fn validate_roles(at: usize, realm: &RealmConfig) -> Result<(), Confi
 /// Checks a listener's methods against the realms: principals unique, their realm configured,
 /// their role one of that realm's roles when it has any.
 pub(super) fn validate_auth(key: &str, auth: &ListenerAuth, realms: &[RealmConfig]) -> Result<(), ConfigError> {
-    let Some(ticket) = &auth.ticket else { return Ok(()) };
+    if let Some(ticket) = &auth.ticket {
+        let principals = ticket.principals.iter().map(|p| (p.authid.as_str(), p.role.as_str(), p.realm.as_deref()));
+        validate_principals(&format!("{key}.auth.ticket"), principals, realms)?;
+    }
+    if let Some(cra) = &auth.wampcra {
+        let principals = cra.principals.iter().map(|p| (p.authid.as_str(), p.role.as_str(), p.realm.as_deref()));
+        validate_principals(&format!("{key}.auth.wampcra"), principals, realms)?;
+    }
+    Ok(())
+}
+
+/// One method's principals as (authid, role, realm): authids unique and non-empty, the realm
+/// configured, the role one of its roles when it has any.
+fn validate_principals<'a>(
+    key: &str,
+    principals: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>)>,
+    realms: &[RealmConfig],
+) -> Result<(), ConfigError> {
     let mut authids = std::collections::HashSet::new();
-    for (i, p) in ticket.principals.iter().enumerate() {
-        let key = format!("{key}.auth.ticket.principal[{i}]");
-        if p.authid.is_empty() || !authids.insert(p.authid.as_str()) {
-            return Err(invalid(format!("{key}.authid"), format!("authid `{}` is empty or listed twice", p.authid)));
+    for (i, (authid, role, realm)) in principals.enumerate() {
+        let key = format!("{key}.principal[{i}]");
+        if authid.is_empty() || !authids.insert(authid) {
+            return Err(invalid(format!("{key}.authid"), format!("authid `{authid}` is empty or listed twice")));
         }
-        let Some(name) = &p.realm else { continue };
-        let Some(realm) = realms.iter().find(|r| &r.name == name) else {
+        let Some(name) = realm else { continue };
+        let Some(realm) = realms.iter().find(|r| r.name == name) else {
             return Err(invalid(format!("{key}.realm"), format!("no realm `{name}` is configured")));
         };
-        if !realm.roles.is_empty() && !realm.roles.iter().any(|r| r.name == p.role) {
-            return Err(invalid(format!("{key}.role"), format!("realm `{name}` has no role `{}`", p.role)));
+        if !realm.roles.is_empty() && !realm.roles.iter().any(|r| r.name == role) {
+            return Err(invalid(format!("{key}.role"), format!("realm `{name}` has no role `{role}`")));
         }
     }
     Ok(())

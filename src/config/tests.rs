@@ -64,6 +64,9 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
     let principals = &config.listeners[0].auth.ticket.as_ref().unwrap().principals;
     assert_eq!((principals[0].authid.as_str(), principals[0].role.as_str()), ("backend", "backend"));
     assert!(principals[0].ticket.matches("change-me"));
+    let cra = &config.listeners[0].auth.wampcra.as_ref().unwrap().principals[0];
+    let salting = Salting { salt: "salt123".into(), iterations: 1000, keylen: 32 };
+    assert_eq!((cra.salt.as_ref(), &cra.key), (Some(&salting), &wampcra_key("change-me-too", Some(&salting))));
     assert_eq!(config.realms[0].roles[0].name, "backend");
     assert!(config.realms[0].roles[0].permissions[0].allow.allows(Action::Publish));
 }
@@ -74,6 +77,17 @@ fn a_listener_auth_table_accepts_exactly_the_methods_it_lists() {
     let auth = &parse(text).unwrap().listeners[0].auth;
     assert!(auth.anonymous.is_none() && auth.ticket.is_some());
     assert!(!format!("{auth:?}").contains("\"t\""), "the ticket is not shown");
+}
+
+#[test]
+fn wampcra_salting_parameters_are_checked() {
+    let cra = |extra: &str| {
+        format!("[[listener]]\nport = 0\n[listener.auth.wampcra]\n[[listener.auth.wampcra.principal]]\nauthid = \"a\"\nsecret = \"s\"\nrole = \"r\"\n{extra}")
+    };
+    assert!(parse(&cra("")).unwrap().listeners[0].auth.wampcra.as_ref().unwrap().principals[0].salt.is_none());
+    assert_eq!(invalid_key(&cra("iterations = 5\n")), "listener[0].auth.wampcra.principal[0].salt");
+    assert_eq!(invalid_key(&cra("salt = \"x\"\niterations = 0\n")), "listener[0].auth.wampcra.principal[0].iterations");
+    assert_eq!(invalid_key(&cra("salt = \"x\"\nkeylen = 0\n")), "listener[0].auth.wampcra.principal[0].keylen");
 }
 
 #[test]

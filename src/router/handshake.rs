@@ -7,13 +7,25 @@
 //! too: only WELCOME (or the connection's end) disarms it.
 
 use super::{timers, ConnKey, Router, Sink, Violation};
-use crate::auth::{self, Principal, Step, ANONYMOUS};
+use crate::auth::{self, Login, Principal, Step, ANONYMOUS};
+use crate::meta::rfc3339;
 use crate::realm::RealmIdx;
 use crate::session::{self, Challenged, Identity, Joined, MessageClass, State};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message as msg;
 use crate::wamp::options::ClientRoles;
-use crate::wamp::{ErrorUri, Message};
+use crate::wamp::{ErrorUri, Id, Message};
+
+/// Random bytes of a WAMP-CRA nonce.
+const NONCE_BYTES: usize = 16;
+
+/// A fresh nonce for a challenge: random bytes from the shard's generator, base64.
+fn nonce(rng: &mut rand::rngs::StdRng) -> String {
+    use base64::Engine;
+    use rand::RngExt;
+    let bytes: [u8; NONCE_BYTES] = rng.random();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
 
 impl Router {
     /// The first message of a connection: WELCOME, a CHALLENGE, or ABORT, as the listener's
@@ -30,12 +42,16 @@ impl Router {
         if !roles.any() {
             return Err(Violation::NoRoles);
         }
-        let Some(s) = self.sessions.get_mut(key.0) else { return Ok(()) };
-        match auth::hello(&s.conn.auth, &hello.realm, &hello.details) {
-            Step::Welcome(principal) => self.welcome(key, realm, roles, principal, sink),
+        let Some(listener) = self.sessions.get(key.0).map(|s| s.conn.auth.clone()) else { return Ok(()) };
+        let session = self.fresh_session_id();
+        let (wall, rng) = (self.wall_now(), &mut self.rng);
+        let fresh = || (nonce(rng), rfc3339(wall));
+        match auth::hello(&listener, &hello.realm, &hello.details, Login { session, fresh }) {
+            Step::Welcome(principal) => self.welcome(key, realm, roles, principal, session, sink),
             Step::Challenge { method, extra, pending } => {
+                let Some(s) = self.sessions.get_mut(key.0) else { return Ok(()) };
                 let Some(deadline) = s.state.handshake_deadline() else { return Ok(()) };
-                s.state = State::Challenged(Box::new(Challenged { deadline, realm, roles, pending }));
+                s.state = State::Challenged(Box::new(Challenged { deadline, realm, roles, session, pending }));
                 let challenge = Message::Challenge(msg::Challenge { method: method.into(), extra });
                 self.send(key, &challenge, MessageClass::Control);
             }
@@ -58,7 +74,7 @@ impl Router {
         let State::Challenged(c) = std::mem::replace(&mut s.state, State::Closed) else { return Ok(()) };
         s.state = State::AwaitingHello { deadline: c.deadline };
         match auth::authenticate(&c.pending, &m.signature) {
-            Ok(principal) => self.welcome(key, c.realm, c.roles, principal, sink),
+            Ok(principal) => self.welcome(key, c.realm, c.roles, principal, c.session, sink),
             Err(r) => {
                 tracing::info!(peer = %s.conn.peer, "authentication refused: {}", r.message);
                 self.abort(key, r.error, &r.message);
@@ -69,7 +85,15 @@ impl Router {
 
     /// A login succeeded: the session joins `realm` under the role it proved, if the realm has
     /// that role, and gets WELCOME.
-    fn welcome(&mut self, key: ConnKey, realm: RealmIdx, roles: ClientRoles, p: Principal, sink: &mut dyn Sink) {
+    fn welcome(
+        &mut self,
+        key: ConnKey,
+        realm: RealmIdx,
+        roles: ClientRoles,
+        p: Principal,
+        id: Id,
+        sink: &mut dyn Sink,
+    ) {
         let permissions = match self.roles.get(realm) {
             Some(Some(by_name)) => match by_name.get(&p.authrole) {
                 Some(perms) => Some(perms.clone()),
@@ -77,11 +101,8 @@ impl Router {
             },
             _ => None,
         };
+        let id = if self.by_id.contains_key(&id) { self.fresh_session_id() } else { id };
         let Some(config) = self.realms.get(realm) else { return };
-        let mut id = random_global_id(&mut self.rng);
-        while self.by_id.contains_key(&id) {
-            id = random_global_id(&mut self.rng);
-        }
         let authid = p.authid.map_or_else(|| format!("{ANONYMOUS}-{id}").into(), Into::into);
         let identity =
             Identity { authid, authrole: p.authrole.into(), authmethod: p.authmethod, authprovider: p.authprovider };
@@ -96,6 +117,15 @@ impl Router {
         self.by_id.insert(id, key);
         self.send(key, &Message::Welcome(msg::Welcome { session: id, details }), MessageClass::Control);
         self.announce_join(key, sink);
+    }
+
+    /// A random session id no session of this shard has.
+    fn fresh_session_id(&mut self) -> Id {
+        let mut id = random_global_id(&mut self.rng);
+        while self.by_id.contains_key(&id) {
+            id = random_global_id(&mut self.rng);
+        }
+        id
     }
 
     /// The HELLO deadline of a connection passed: if it is still waiting, close it.

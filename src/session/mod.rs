@@ -68,6 +68,8 @@ pub struct Challenged {
     pub realm: RealmIdx,
     /// The roles and features the HELLO announced.
     pub roles: ClientRoles,
+    /// The session id it will get (a WAMP-CRA challenge names it).
+    pub session: Id,
     /// What the AUTHENTICATE must prove.
     pub pending: Pending,
 }

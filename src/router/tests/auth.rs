@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::sim::*;
+use crate::auth::wampcra;
 use crate::codec::{Payload, Serializer};
-use crate::config::{AnonymousAuth, ListenerAuth, Secret, TicketAuth, TicketPrincipal};
+use crate::config::{
+    wampcra_key, AnonymousAuth, ListenerAuth, Salting, Secret, TicketAuth, TicketPrincipal, WampcraAuth,
+    WampcraPrincipal,
+};
 use crate::router::Violation;
 use crate::wamp::message as m;
 use crate::wamp::{Dict, Message, Value};
@@ -29,6 +33,15 @@ fn listener(anonymous: bool) -> Arc<ListenerAuth> {
                 p("x", "xt", "ghost", None),
                 p("only2", "ot", "writer", Some("strict")),
             ],
+        }),
+        wampcra: Some(WampcraAuth {
+            principals: vec![WampcraPrincipal {
+                authid: "cra".into(),
+                key: wampcra_key("cs", Some(&Salting { salt: "pepper".into(), iterations: 10, keylen: 32 })),
+                salt: Some(Salting { salt: "pepper".into(), iterations: 10, keylen: 32 }),
+                role: "writer".into(),
+                realm: None,
+            }],
         }),
     })
 }
@@ -87,6 +100,24 @@ fn a_ticket_login_gets_a_challenge_then_welcome_naming_the_principal() {
 }
 
 #[test]
+fn a_salted_wampcra_login_challenges_with_the_salt_and_welcomes_the_signer() {
+    matrix(|sim, ser| {
+        let c = sim.connect_on(last(sim), ser, listener(false));
+        sim.send(&c, hello("secure", &["wampcra"], Some("cra")));
+        let Message::Challenge(ch) = one(&c) else { panic!("expected CHALLENGE") };
+        assert_eq!((ch.method.as_str(), ch.extra.get_str("salt")), ("wampcra", Some("pepper")));
+        let challenge = ch.extra.get_str("challenge").unwrap().to_owned();
+        let salting = Salting { salt: "pepper".into(), iterations: 10, keylen: 32 };
+        let key = wampcra_key("cs", Some(&salting));
+        sim.send(&c, authenticate(&wampcra::sign(key.expose(), &challenge)));
+        let Message::Welcome(w) = one(&c) else { panic!("expected WELCOME") };
+        let session: serde_json::Value = serde_json::from_str(&challenge).unwrap();
+        assert_eq!(session["session"].as_u64(), Some(w.session.get()), "the challenge named the session id");
+        assert_eq!((w.details.get_str("authid"), w.details.get_str("authmethod")), (Some("cra"), Some("wampcra")));
+    });
+}
+
+#[test]
 fn an_anonymous_login_gets_the_listeners_role() {
     matrix(|sim, ser| {
         let c = sim.connect_on(0, ser, listener(true));
@@ -119,7 +150,7 @@ fn no_acceptable_method_and_an_unknown_role_are_refused_with_their_errors() {
         sim.send(&c, hello("secure", &[], None));
         assert_eq!(abort_reason(&c), "wamp.error.no_auth_method");
         let c = sim.connect_on(0, ser, listener(false));
-        sim.send(&c, hello("secure", &["cryptosign", "wampcra"], Some("w")));
+        sim.send(&c, hello("secure", &["cryptosign", "wamp-scram"], Some("w")));
         assert_eq!(abort_reason(&c), "wamp.error.no_auth_method");
         let c = sim.connect_on(0, ser, listener(false));
         sim.send(&c, hello("secure", &["ticket"], Some("x")));
