@@ -19,9 +19,9 @@ use serde::Deserialize;
 mod auth;
 
 pub use auth::{
-    wampcra_key, Action, Actions, AnonymousAuth, ListenerAuth, Permission, RoleConfig, Salting, Secret, TicketAuth,
-    TicketPrincipal, WampcraAuth, WampcraPrincipal, DEFAULT_ANONYMOUS_ROLE, DEFAULT_WAMPCRA_ITERATIONS,
-    DEFAULT_WAMPCRA_KEYLEN, MAX_WAMPCRA_ITERATIONS,
+    wampcra_key, Action, Actions, AnonymousAuth, CryptosignAuth, CryptosignPrincipal, ListenerAuth, Permission,
+    RoleConfig, Salting, Secret, TicketAuth, TicketPrincipal, WampcraAuth, WampcraPrincipal, DEFAULT_ANONYMOUS_ROLE,
+    DEFAULT_WAMPCRA_ITERATIONS, DEFAULT_WAMPCRA_KEYLEN, MAX_WAMPCRA_ITERATIONS,
 };
 
 use crate::codec::Serializer;

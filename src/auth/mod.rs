@@ -12,10 +12,12 @@
 //! wrong credentials (a salted secret's CHALLENGE carries its salt, an unknown authid's none).
 
 pub mod authorize;
+pub mod cryptosign;
 pub mod wampcra;
 
-use crate::config::{ListenerAuth, TicketPrincipal, WampcraPrincipal};
+use crate::config::{CryptosignPrincipal, ListenerAuth, TicketPrincipal, WampcraPrincipal};
 use crate::wamp::{Dict, ErrorUri, Id, Value};
+pub use cryptosign::CRYPTOSIGN;
 pub use wampcra::WAMPCRA;
 
 /// The method anonymous logins announce.
@@ -61,6 +63,15 @@ pub enum Pending {
         /// Its principal (`None`: unknown authid, the AUTHENTICATE fails).
         principal: Option<Box<TicketPrincipal>>,
     },
+    /// A cryptosign login: the key that must sign, the challenge sent, and the key's principal.
+    Cryptosign {
+        /// The public key of the HELLO.
+        key: [u8; 32],
+        /// The challenge sent.
+        challenge: [u8; cryptosign::CHALLENGE_BYTES],
+        /// The principal listing the key (`None`: unknown key, the AUTHENTICATE fails).
+        principal: Option<Box<CryptosignPrincipal>>,
+    },
     /// A WAMP-CRA login: the challenge sent and the principal that must have signed it.
     Wampcra {
         /// The authid the client gave.
@@ -73,12 +84,21 @@ pub enum Pending {
 }
 
 /// What a login's CHALLENGE is made of besides the configuration: the session id the session
-/// will get, and a fresh nonce and the current time (RFC 3339), asked for only when needed.
-pub struct Login<F: FnOnce() -> (String, String)> {
+/// will get, and fresh random bytes and the current time (RFC 3339), asked for only when needed.
+pub struct Login<F: FnOnce() -> Fresh> {
     /// The session id the router will give the session.
     pub session: Id,
-    /// The nonce and the timestamp.
+    /// Random bytes and the time.
     pub fresh: F,
+}
+
+/// Random bytes (from the shard's generator) and the current time, for one challenge.
+#[derive(Clone, Debug)]
+pub struct Fresh {
+    /// Random bytes: a WAMP-CRA nonce, a cryptosign challenge.
+    pub random: [u8; cryptosign::CHALLENGE_BYTES],
+    /// The wall-clock time, RFC 3339.
+    pub timestamp: String,
 }
 
 /// What the router does with a HELLO.
@@ -108,12 +128,7 @@ fn offered(details: &Dict) -> Vec<&str> {
 }
 
 /// The first step of a login: `details` are the HELLO's, `realm` the realm it asks for.
-pub fn hello<F: FnOnce() -> (String, String)>(
-    listener: &ListenerAuth,
-    realm: &str,
-    details: &Dict,
-    login: Login<F>,
-) -> Step {
+pub fn hello<F: FnOnce() -> Fresh>(listener: &ListenerAuth, realm: &str, details: &Dict, login: Login<F>) -> Step {
     let authid = details.get_str("authid");
     for method in offered(details) {
         match method {
@@ -138,6 +153,19 @@ pub fn hello<F: FnOnce() -> (String, String)>(
                 let pending = Pending::Ticket { authid: authid.to_owned(), principal };
                 return Step::Challenge { method: TICKET, extra: Dict::new(), pending };
             }
+            CRYPTOSIGN => {
+                let Some(c) = &listener.cryptosign else { continue };
+                let authextra = details.get("authextra").and_then(Value::as_dict);
+                // Without a public key the method cannot be used: the next offered one is tried.
+                let Some(key) = authextra.and_then(|e| e.get_str("pubkey")).and_then(cryptosign::pubkey) else {
+                    continue;
+                };
+                let principal = cryptosign::principal(c, authid, &key, realm).map(|p| Box::new(p.clone()));
+                let challenge = (login.fresh)().random;
+                let extra = Dict::new().with("challenge", hex::encode(challenge));
+                let pending = Pending::Cryptosign { key, challenge, principal };
+                return Step::Challenge { method: CRYPTOSIGN, extra, pending };
+            }
             WAMPCRA => {
                 let Some(w) = &listener.wampcra else { continue };
                 let Some(authid) = authid else {
@@ -146,7 +174,8 @@ pub fn hello<F: FnOnce() -> (String, String)>(
                 let principal = (w.principals.iter())
                     .find(|p| p.authid == authid && p.realm.as_deref().is_none_or(|r| r == realm))
                     .map(|p| Box::new(p.clone()));
-                let (nonce, timestamp) = (login.fresh)();
+                let fresh = (login.fresh)();
+                let (nonce, timestamp) = (hex::encode(&fresh.random[..16]), fresh.timestamp);
                 let role = principal.as_ref().map_or("", |p| p.role.as_str());
                 let challenge = wampcra::challenge(authid, role, login.session, &nonce, &timestamp);
                 let mut extra = Dict::new().with("challenge", challenge.as_str());
@@ -175,6 +204,15 @@ pub fn authenticate(pending: &Pending, signature: &str) -> Result<Principal, Ref
                 authprovider: STATIC_PROVIDER,
             }),
             _ => Err(refuse(ErrorUri::NotAuthorized, "the authid and ticket do not match a principal")),
+        },
+        Pending::Cryptosign { key, challenge, principal } => match principal {
+            Some(p) if cryptosign::verify(key, challenge, signature) => Ok(Principal {
+                authid: Some(p.authid.clone()),
+                authrole: p.role.clone(),
+                authmethod: CRYPTOSIGN,
+                authprovider: STATIC_PROVIDER,
+            }),
+            _ => Err(refuse(ErrorUri::NotAuthorized, "the signature does not prove an authorized key")),
         },
         Pending::Wampcra { authid, challenge, principal } => match principal {
             Some(p) if wampcra::verify(p.key.expose(), challenge, signature) => Ok(Principal {

@@ -1,11 +1,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::config::{wampcra_key, AnonymousAuth, Salting, Secret, TicketAuth, WampcraAuth};
+use crate::config::{
+    wampcra_key, AnonymousAuth, CryptosignAuth, CryptosignPrincipal, Salting, Secret, TicketAuth, WampcraAuth,
+};
 
-/// What the router passes for a login: session 7, a fixed nonce and time.
-fn login() -> Login<fn() -> (String, String)> {
-    Login { session: Id::new(7).unwrap(), fresh: || ("nonce".to_owned(), "2026-12-01T00:00:00Z".to_owned()) }
+/// What the router passes for a login: session 7, fixed random bytes and time.
+fn login() -> Login<fn() -> Fresh> {
+    Login {
+        session: Id::new(7).unwrap(),
+        fresh: || Fresh { random: [9; 32], timestamp: "2026-12-01T00:00:00Z".into() },
+    }
+}
+
+/// A signing key from a fixed seed, and its public key as configured.
+fn signer(seed: u8) -> (ed25519_dalek::SigningKey, [u8; 32]) {
+    let k = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let public = k.verifying_key().to_bytes();
+    (k, public)
 }
 
 fn hello(listener: &ListenerAuth, realm: &str, details: &Dict) -> Step {
@@ -32,6 +44,14 @@ fn listener(anonymous: bool) -> ListenerAuth {
         anonymous: anonymous.then(|| AnonymousAuth { role: "guest".into() }),
         ticket: Some(TicketAuth { principals: vec![joe, ann] }),
         wampcra: Some(WampcraAuth { principals: vec![cra("plain", None), cra("salted", Some(salt))] }),
+        cryptosign: Some(CryptosignAuth {
+            principals: vec![CryptosignPrincipal {
+                authid: "device".into(),
+                keys: vec![signer(1).1, signer(2).1],
+                role: "device".into(),
+                realm: None,
+            }],
+        }),
     }
 }
 
@@ -125,4 +145,54 @@ fn a_wampcra_login_signs_the_challenge_it_was_sent() {
     let d = hello_details(&["wampcra"], Some("nobody"));
     let Step::Challenge { pending, .. } = hello(&listener(false), "realm1", &d) else { panic!() };
     assert!(authenticate(&pending, "anything").is_err());
+}
+
+fn cryptosign_hello(authid: Option<&str>, pubkey: &[u8; 32]) -> Dict {
+    hello_details(&["cryptosign"], authid).with("authextra", Dict::new().with("pubkey", hex::encode(pubkey)))
+}
+
+#[test]
+fn a_cryptosign_login_is_proved_by_a_signature_of_the_challenge() {
+    use ed25519_dalek::Signer;
+    for (authid, seed) in [(Some("device"), 1), (None, 2)] {
+        let (key, public) = signer(seed);
+        let d = cryptosign_hello(authid, &public);
+        let Step::Challenge { method, extra, pending } = hello(&listener(false), "realm1", &d) else { panic!() };
+        assert_eq!(method, CRYPTOSIGN);
+        let challenge = hex::decode(extra.get_str("challenge").unwrap()).unwrap();
+        assert_eq!(challenge, vec![9u8; 32], "the router's random bytes");
+        let sig = key.sign(&challenge).to_bytes();
+        let with_challenge = format!("{}{}", hex::encode(sig), hex::encode(&challenge));
+        for signature in [hex::encode(sig), with_challenge] {
+            let p = authenticate(&pending, &signature).unwrap();
+            assert_eq!(
+                (p.authid.as_deref(), p.authrole.as_str(), p.authmethod),
+                (Some("device"), "device", CRYPTOSIGN)
+            );
+        }
+        let other = signer(3).0.sign(&challenge).to_bytes();
+        assert_eq!(authenticate(&pending, &hex::encode(other)).unwrap_err().error, ErrorUri::NotAuthorized);
+        let wrong_tail = format!("{}{}", hex::encode(sig), hex::encode([0u8; 32]));
+        assert!(authenticate(&pending, &wrong_tail).is_err(), "the appended challenge must be the one sent");
+        assert!(authenticate(&pending, "zz").is_err());
+    }
+}
+
+#[test]
+fn an_unknown_key_still_gets_a_challenge_and_fails_and_a_missing_key_is_refused() {
+    use ed25519_dalek::Signer;
+    let (key, public) = signer(4);
+    let Step::Challenge { extra, pending, .. } = hello(&listener(false), "realm1", &cryptosign_hello(None, &public))
+    else {
+        panic!()
+    };
+    let challenge = hex::decode(extra.get_str("challenge").unwrap()).unwrap();
+    assert!(authenticate(&pending, &hex::encode(key.sign(&challenge).to_bytes())).is_err());
+    let (_, public1) = signer(1);
+    let wrong_authid = cryptosign_hello(Some("someone"), &public1);
+    let Step::Challenge { pending, .. } = hello(&listener(false), "realm1", &wrong_authid) else { panic!() };
+    let sig = signer(1).0.sign(&challenge).to_bytes();
+    assert!(authenticate(&pending, &hex::encode(sig)).is_err(), "the key belongs to another authid");
+    let Step::Refuse(r) = hello(&listener(false), "realm1", &hello_details(&["cryptosign"], None)) else { panic!() };
+    assert_eq!(r.error, ErrorUri::NoAuthMethod, "no public key: cryptosign cannot be used");
 }

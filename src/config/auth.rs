@@ -52,6 +52,29 @@ pub struct ListenerAuth {
     pub ticket: Option<TicketAuth>,
     /// `[listener.auth.wampcra]`: static principals with a secret each; `None`: not offered.
     pub wampcra: Option<WampcraAuth>,
+    /// `[listener.auth.cryptosign]`: static principals with their Ed25519 public keys; `None`:
+    /// not offered.
+    pub cryptosign: Option<CryptosignAuth>,
+}
+
+/// WAMP-Cryptosign logins (static principals).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CryptosignAuth {
+    /// The principals, each authid once.
+    pub principals: Vec<CryptosignPrincipal>,
+}
+
+/// One principal that may log in by signing a challenge with an Ed25519 key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CryptosignPrincipal {
+    /// The authid it logs in as.
+    pub authid: String,
+    /// The public keys it may sign with (`authorized_keys`, hex in the file).
+    pub keys: Vec<[u8; 32]>,
+    /// The role it gets.
+    pub role: String,
+    /// The only realm it may join (`None`: any realm).
+    pub realm: Option<String>,
 }
 
 impl Default for ListenerAuth {
@@ -60,6 +83,7 @@ impl Default for ListenerAuth {
             anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into() }),
             ticket: None,
             wampcra: None,
+            cryptosign: None,
         }
     }
 }
@@ -226,6 +250,23 @@ pub(super) struct RawAuth {
     anonymous: Option<RawAnonymous>,
     ticket: Option<RawTicket>,
     wampcra: Option<RawWampcra>,
+    cryptosign: Option<RawCryptosign>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCryptosign {
+    #[serde(default)]
+    principal: Vec<RawSignPrincipal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignPrincipal {
+    authid: String,
+    authorized_keys: Vec<String>,
+    role: String,
+    realm: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -298,8 +339,17 @@ impl RawAuth {
                     .collect::<Result<_, _>>()?,
             }),
         };
+        let cryptosign = match self.cryptosign {
+            None => None,
+            Some(c) => Some(CryptosignAuth {
+                principals: (c.principal.into_iter().enumerate())
+                    .map(|(i, p)| p.into_principal(&format!("{key}.auth.cryptosign.principal[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
         Ok(ListenerAuth {
             wampcra,
+            cryptosign,
             anonymous: self
                 .anonymous
                 .map(|a| AnonymousAuth { role: a.role.unwrap_or_else(|| DEFAULT_ANONYMOUS_ROLE.into()) }),
@@ -314,6 +364,26 @@ impl RawAuth {
                     .collect(),
             }),
         })
+    }
+}
+
+impl RawSignPrincipal {
+    fn into_principal(self, key: &str) -> Result<CryptosignPrincipal, ConfigError> {
+        let keys = (self.authorized_keys.iter())
+            .map(|k| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(k, &mut out).map(|()| out).map_err(|_| {
+                    invalid(
+                        format!("{key}.authorized_keys"),
+                        format!("`{k}` is not 64 hex digits (an Ed25519 public key)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(invalid(format!("{key}.authorized_keys"), "must list at least one key"));
+        }
+        Ok(CryptosignPrincipal { authid: self.authid, keys, role: self.role, realm: self.realm })
     }
 }
 
@@ -396,6 +466,10 @@ pub(super) fn validate_auth(key: &str, auth: &ListenerAuth, realms: &[RealmConfi
     if let Some(ticket) = &auth.ticket {
         let principals = ticket.principals.iter().map(|p| (p.authid.as_str(), p.role.as_str(), p.realm.as_deref()));
         validate_principals(&format!("{key}.auth.ticket"), principals, realms)?;
+    }
+    if let Some(sign) = &auth.cryptosign {
+        let principals = sign.principals.iter().map(|p| (p.authid.as_str(), p.role.as_str(), p.realm.as_deref()));
+        validate_principals(&format!("{key}.auth.cryptosign"), principals, realms)?;
     }
     if let Some(cra) = &auth.wampcra {
         let principals = cra.principals.iter().map(|p| (p.authid.as_str(), p.role.as_str(), p.realm.as_deref()));

@@ -64,6 +64,8 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
     let principals = &config.listeners[0].auth.ticket.as_ref().unwrap().principals;
     assert_eq!((principals[0].authid.as_str(), principals[0].role.as_str()), ("backend", "backend"));
     assert!(principals[0].ticket.matches("change-me"));
+    let device = &config.listeners[0].auth.cryptosign.as_ref().unwrap().principals[0];
+    assert_eq!((device.authid.as_str(), device.keys[0][0], device.keys[0][31]), ("device-1", 0x4a, 0xa6));
     let cra = &config.listeners[0].auth.wampcra.as_ref().unwrap().principals[0];
     let salting = Salting { salt: "salt123".into(), iterations: 1000, keylen: 32 };
     assert_eq!((cra.salt.as_ref(), &cra.key), (Some(&salting), &wampcra_key("change-me-too", Some(&salting))));
@@ -77,6 +79,17 @@ fn a_listener_auth_table_accepts_exactly_the_methods_it_lists() {
     let auth = &parse(text).unwrap().listeners[0].auth;
     assert!(auth.anonymous.is_none() && auth.ticket.is_some());
     assert!(!format!("{auth:?}").contains("\"t\""), "the ticket is not shown");
+}
+
+#[test]
+fn cryptosign_keys_must_be_ed25519_public_keys_in_hex() {
+    let sign = |keys: &str| {
+        format!("[[listener]]\nport = 0\n[listener.auth.cryptosign]\n[[listener.auth.cryptosign.principal]]\nauthid = \"a\"\nrole = \"r\"\nauthorized_keys = {keys}\n")
+    };
+    assert!(parse(&sign(&format!("[\"{}\"]", "ab".repeat(32)))).is_ok());
+    for bad in ["[]", "[\"abcd\"]", &format!("[\"{}\"]", "zz".repeat(32))] {
+        assert_eq!(invalid_key(&sign(bad)), "listener[0].auth.cryptosign.principal[0].authorized_keys", "{bad}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! too: only WELCOME (or the connection's end) disarms it.
 
 use super::{timers, ConnKey, Router, Sink, Violation};
-use crate::auth::{self, Login, Principal, Step, ANONYMOUS};
+use crate::auth::{self, Fresh, Login, Principal, Step, ANONYMOUS};
 use crate::meta::rfc3339;
 use crate::realm::RealmIdx;
 use crate::session::{self, Challenged, Identity, Joined, MessageClass, State};
@@ -15,17 +15,7 @@ use crate::wamp::id::random_global_id;
 use crate::wamp::message as msg;
 use crate::wamp::options::ClientRoles;
 use crate::wamp::{ErrorUri, Id, Message};
-
-/// Random bytes of a WAMP-CRA nonce.
-const NONCE_BYTES: usize = 16;
-
-/// A fresh nonce for a challenge: random bytes from the shard's generator, base64.
-fn nonce(rng: &mut rand::rngs::StdRng) -> String {
-    use base64::Engine;
-    use rand::RngExt;
-    let bytes: [u8; NONCE_BYTES] = rng.random();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+use rand::RngExt;
 
 impl Router {
     /// The first message of a connection: WELCOME, a CHALLENGE, or ABORT, as the listener's
@@ -45,7 +35,7 @@ impl Router {
         let Some(listener) = self.sessions.get(key.0).map(|s| s.conn.auth.clone()) else { return Ok(()) };
         let session = self.fresh_session_id();
         let (wall, rng) = (self.wall_now(), &mut self.rng);
-        let fresh = || (nonce(rng), rfc3339(wall));
+        let fresh = || Fresh { random: rng.random(), timestamp: rfc3339(wall) };
         match auth::hello(&listener, &hello.realm, &hello.details, Login { session, fresh }) {
             Step::Welcome(principal) => self.welcome(key, realm, roles, principal, session, sink),
             Step::Challenge { method, extra, pending } => {

@@ -43,6 +43,7 @@ fn listener(anonymous: bool) -> Arc<ListenerAuth> {
                 realm: None,
             }],
         }),
+        cryptosign: None,
     })
 }
 
