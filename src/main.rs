@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing_subscriber::EnvFilter;
 
@@ -120,9 +120,14 @@ fn main() -> Result<()> {
     }
     tracing::info!(shards, ?cpus, "wampyard {} serving", env!("CARGO_PKG_VERSION"));
 
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
-    let signal = signals.forever().next();
-    tracing::info!(?signal, "shutting down");
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
+    for signal in signals.forever() {
+        if signal != SIGHUP {
+            tracing::info!(signal, "shutting down");
+            break;
+        }
+        reload_roles(&server, cli.config.as_deref());
+    }
     server.shutdown();
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -132,6 +137,21 @@ fn main() -> Result<()> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => bail!("shards did not stop within the shutdown deadline"),
+    }
+}
+
+/// SIGHUP: reads the configuration file again and applies its roles and permissions to every
+/// shard; a file that does not load, validate or keep the same realms changes nothing.
+fn reload_roles(server: &Server, path: Option<&std::path::Path>) {
+    let Some(path) = path else {
+        tracing::warn!("SIGHUP ignored: the router runs without a configuration file");
+        return;
+    };
+    let loaded = Config::load(path).map_err(|e| e.to_string());
+    let checked = loaded.and_then(|c| c.validate(online_cpus()).map(|()| c).map_err(|e| e.to_string()));
+    match checked.and_then(|c| server.reload_roles(&c).map_err(|e| e.to_string())) {
+        Ok(()) => tracing::info!(path = %path.display(), "roles and permissions reloaded"),
+        Err(e) => tracing::error!(path = %path.display(), "roles and permissions not reloaded: {e}"),
     }
 }
 

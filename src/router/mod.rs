@@ -228,6 +228,21 @@ impl Router {
         }
     }
 
+    /// Applies new roles and permissions (same realms, same order): every established session
+    /// keeps its role and gets that role's new permissions; a role the realm no longer has may do
+    /// nothing, a realm without roles is open. Cached decisions are dropped.
+    pub fn reload_roles(&mut self, realms: &Realms) {
+        self.roles = crate::auth::authorize::realm_roles(realms);
+        for (_, s) in self.sessions.iter_mut() {
+            let Some(j) = s.joined_mut() else { continue };
+            j.permissions = match self.roles.get(j.realm) {
+                Some(Some(by_name)) => Some(by_name.get(&*j.identity.authrole).cloned().unwrap_or_default()),
+                _ => None,
+            };
+            j.decisions = crate::auth::authorize::DecisionCache::default();
+        }
+    }
+
     /// This shard's counters.
     pub fn stats(&self) -> Stats {
         self.stats

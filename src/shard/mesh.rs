@@ -21,6 +21,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use std::os::fd::OwnedFd;
 
+use crate::realm::Realms;
 use crate::router::{ShardMsg, Sink};
 use crate::session::ShardId;
 
@@ -39,6 +40,8 @@ pub enum Inbound {
     Adopt { fd: OwnedFd, listener: usize },
     /// Stop accepting, say GOODBYE to every session, and stop.
     Shutdown,
+    /// Apply the roles and permissions of these realms (a configuration reload), then say so.
+    Reload(Arc<Realms>, std::sync::mpsc::Sender<()>),
 }
 
 /// The receiving end of one shard's inbox.

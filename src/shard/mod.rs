@@ -73,6 +73,9 @@ pub enum ShardError {
     /// A shard did not report ready in time, or failed while setting up.
     #[error("shard start-up failed: {0}")]
     Startup(String),
+    /// A new configuration cannot be applied to the running router.
+    #[error("cannot reload: {0}")]
+    Reload(String),
 }
 
 /// Where a listener ended up listening.
@@ -158,6 +161,8 @@ pub struct Server {
     unix: Vec<UnixAcceptor>,
     /// Tells the acceptor threads that a failed accept means "stop", not "retry".
     stopping: Arc<AtomicBool>,
+    /// The names of the realms served, in order: a reload may change their roles, not them.
+    realm_names: Vec<String>,
 }
 
 impl Server {
@@ -235,7 +240,8 @@ impl Server {
                 .map_err(|source| ShardError::Listen { addr: format!("{:?}", addrs[index]), source })?;
             unix.push(UnixAcceptor { listener: handle, thread });
         }
-        let server = Server { addrs, doors, handles, unix, stopping };
+        let realm_names = config.realms.iter().map(|r| r.name.clone()).collect();
+        let server = Server { addrs, doors, handles, unix, stopping, realm_names };
         for _ in 0..shards {
             match ready_rx.recv_timeout(STARTUP_TIMEOUT) {
                 Ok(Ok(())) => {}
@@ -255,6 +261,26 @@ impl Server {
     /// The listeners' addresses, in configuration order (TCP ports resolved).
     pub fn addrs(&self) -> &[BoundAddr] {
         &self.addrs
+    }
+
+    /// Applies the roles and permissions of `config` (already validated) to every shard and
+    /// returns once every shard has: each session keeps its role, and any action after this
+    /// returns is checked against the new permissions. The realms must be the same, in the same
+    /// order; nothing else of `config` is applied.
+    pub fn reload_roles(&self, config: &Config) -> Result<(), ShardError> {
+        let names: Vec<&str> = config.realms.iter().map(|r| r.name.as_str()).collect();
+        if names != self.realm_names.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(ShardError::Reload("the realms changed; only roles and permissions are reloaded".into()));
+        }
+        let realms = Arc::new(Realms::new(config.realms.clone()));
+        let (done, applied) = mpsc::channel();
+        for shard in 0..self.doors.len() {
+            self.doors.send_blocking(shard, Inbound::Reload(realms.clone(), done.clone()));
+        }
+        for _ in 0..self.doors.len() {
+            applied.recv_timeout(STARTUP_TIMEOUT).map_err(|_| ShardError::Reload("a shard did not answer".into()))?;
+        }
+        Ok(())
     }
 
     /// Asks every shard to stop accepting, say GOODBYE to its sessions and stop.
@@ -474,6 +500,10 @@ async fn inbox_loop(inbox: &Inbox, shard: &Rc<RefCell<Shard>>, tcfgs: &[Rc<Liste
                         return;
                     }
                     Inbound::Adopt { fd, listener } => adopted.push((fd, listener)),
+                    Inbound::Reload(realms, done) => {
+                        s.router.reload_roles(&realms);
+                        let _ = done.send(());
+                    }
                     Inbound::Router(msg) => s.router.on_shard_msg(msg, now, &mut s.mesh),
                 }
                 taken += 1;

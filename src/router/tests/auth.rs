@@ -247,3 +247,54 @@ fn a_role_may_do_only_what_its_permissions_allow() {
         assert_eq!(got.len(), 1, "the reader's permitted subscription works");
     });
 }
+
+/// The simulator's realms with `secure` given `roles` instead (same realms, same order).
+fn realms_with(roles: Vec<crate::config::RoleConfig>) -> crate::realm::Realms {
+    use crate::config::RealmConfig;
+    crate::realm::Realms::new(vec![
+        RealmConfig { name: "realm1".into(), ..RealmConfig::default() },
+        RealmConfig { name: "strict".into(), ..RealmConfig::default() },
+        RealmConfig { name: "secure".into(), roles, ..RealmConfig::default() },
+    ])
+}
+
+#[test]
+fn reloaded_roles_apply_to_the_next_action_of_sessions_already_joined() {
+    use crate::config::{Action, Actions, Permission, RoleConfig};
+    matrix(|sim, ser| {
+        let mut reader = sim.connect_on(last(sim), ser, listener(true));
+        sim.send(&reader, hello("secure", &[], None));
+        let _ = one(&reader);
+        let publish = |sim: &mut Sim, reader: &mut Client| {
+            let request = Sim::request(reader);
+            let options = Dict::new().with("acknowledge", true);
+            let p = m::Publish { request, options, topic: "com.public.news".into(), payload: Payload::Empty };
+            refused(sim, reader, Message::Publish(p))
+        };
+        assert_eq!(publish(sim, &mut reader), Some("wamp.error.not_authorized".into()));
+        let may_publish = Permission {
+            uri: "com.public.".into(),
+            policy: crate::wamp::MatchPolicy::Prefix,
+            allow: Actions::default().with(Action::Publish),
+        };
+        let widened = realms_with(vec![RoleConfig { name: "reader".into(), permissions: vec![may_publish] }]);
+        for r in sim.routers.iter_mut() {
+            r.reload_roles(&widened);
+        }
+        assert_eq!(publish(sim, &mut reader), None, "allowed after the reload, same session");
+        let without_reader = realms_with(vec![RoleConfig { name: "other".into(), permissions: Vec::new() }]);
+        for r in sim.routers.iter_mut() {
+            r.reload_roles(&without_reader);
+        }
+        assert_eq!(
+            publish(sim, &mut reader),
+            Some("wamp.error.not_authorized".into()),
+            "a removed role may do nothing"
+        );
+        let open = realms_with(Vec::new());
+        for r in sim.routers.iter_mut() {
+            r.reload_roles(&open);
+        }
+        assert_eq!(publish(sim, &mut reader), None, "a realm without roles is open");
+    });
+}
