@@ -81,6 +81,17 @@ pub const DEFAULT_RETAINED_MAX_EVENTS: usize = 10_000;
 /// per retained event on average, a typical status or reading.
 pub const DEFAULT_RETAINED_MAX_BYTES: usize = 16 << 20;
 
+/// Failed logins one peer address may have within [`DEFAULT_LOGIN_FAILURE_WINDOW`] before the
+/// router slows its next ones down: enough for a user mistyping, too few for guessing.
+pub const DEFAULT_LOGIN_FAILURES_FREE: u32 = 5;
+
+/// How long a peer address's failed logins are remembered.
+pub const DEFAULT_LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The longest a failed login's ABORT is held back. Past the free failures the delay doubles
+/// from a quarter second with each failure up to this.
+pub const DEFAULT_LOGIN_FAILURE_MAX_DELAY: Duration = Duration::from_millis(5_000);
+
 /// The largest `limit` of an event history rule: each stored event keeps its payload, so a rule
 /// costs up to `limit` x `max_message_size` bytes.
 pub const MAX_HISTORY_LIMIT: usize = 100_000;
@@ -184,6 +195,13 @@ pub struct Limits {
     pub retained_max_events: usize,
     /// Bytes of retained payloads one shard keeps (see [`DEFAULT_RETAINED_MAX_BYTES`]).
     pub retained_max_bytes: usize,
+    /// Failed logins per peer address and window answered at once
+    /// (see [`DEFAULT_LOGIN_FAILURES_FREE`]).
+    pub login_failures_free: u32,
+    /// How long failed logins are remembered (see [`DEFAULT_LOGIN_FAILURE_WINDOW`]).
+    pub login_failure_window: Duration,
+    /// The longest a failed login's ABORT is held back (see [`DEFAULT_LOGIN_FAILURE_MAX_DELAY`]).
+    pub login_failure_max_delay: Duration,
 }
 
 impl Default for Limits {
@@ -197,6 +215,9 @@ impl Default for Limits {
             max_invocations_per_session: DEFAULT_MAX_INVOCATIONS_PER_SESSION,
             retained_max_events: DEFAULT_RETAINED_MAX_EVENTS,
             retained_max_bytes: DEFAULT_RETAINED_MAX_BYTES,
+            login_failures_free: DEFAULT_LOGIN_FAILURES_FREE,
+            login_failure_window: DEFAULT_LOGIN_FAILURE_WINDOW,
+            login_failure_max_delay: DEFAULT_LOGIN_FAILURE_MAX_DELAY,
         }
     }
 }
@@ -575,6 +596,9 @@ struct RawLimits {
     max_invocations_per_session: Option<usize>,
     retained_max_events: Option<usize>,
     retained_max_bytes: Option<usize>,
+    login_failures_free: Option<u32>,
+    login_failure_window_ms: Option<u64>,
+    login_failure_max_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -685,6 +709,13 @@ impl RawLimits {
                 .unwrap_or(defaults.max_invocations_per_session),
             retained_max_events: self.retained_max_events.unwrap_or(defaults.retained_max_events),
             retained_max_bytes: self.retained_max_bytes.unwrap_or(defaults.retained_max_bytes),
+            login_failures_free: self.login_failures_free.unwrap_or(defaults.login_failures_free),
+            login_failure_window: self
+                .login_failure_window_ms
+                .map_or(defaults.login_failure_window, Duration::from_millis),
+            login_failure_max_delay: self
+                .login_failure_max_delay_ms
+                .map_or(defaults.login_failure_max_delay, Duration::from_millis),
         }
     }
 }

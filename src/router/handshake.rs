@@ -67,7 +67,17 @@ impl Router {
             Ok(principal) => self.welcome(key, c.realm, c.roles, principal, c.session, sink),
             Err(r) => {
                 tracing::info!(peer = %s.conn.peer, "authentication refused: {}", r.message);
-                self.abort(key, r.error, &r.message);
+                self.stats.login_failures += 1;
+                let delay = self.login_failures.failed(&s.conn.peer, self.now, &self.limits);
+                if delay.is_zero() {
+                    self.abort(key, r.error, &r.message);
+                } else {
+                    self.stats.logins_delayed += 1;
+                    self.timers.disarm(c.deadline, timers::Timer::Hello(key));
+                    let deadline = self.now + delay;
+                    s.state = State::Refused { deadline, error: r.error, message: r.message };
+                    self.timers.arm(deadline, timers::Timer::Hello(key));
+                }
             }
         }
         Ok(())
@@ -118,9 +128,15 @@ impl Router {
         id
     }
 
-    /// The HELLO deadline of a connection passed: if it is still waiting, close it.
+    /// The handshake deadline of a connection passed: a refused login gets its held-back ABORT, a
+    /// connection still waiting for HELLO or AUTHENTICATE is closed.
     pub(super) fn on_hello_deadline(&mut self, key: ConnKey) {
         let Some(s) = self.sessions.get_mut(key.0) else { return };
+        if let State::Refused { error, message, .. } = &s.state {
+            let (error, message) = (*error, message.clone());
+            s.state = State::Closed;
+            return self.abort(key, error, &message);
+        }
         if s.state.handshake_deadline().is_some() {
             tracing::debug!(peer = %s.conn.peer, "no HELLO in time");
             s.state = State::Closed;

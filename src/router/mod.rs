@@ -13,6 +13,7 @@ mod broker;
 mod dealer;
 mod gather;
 mod handshake;
+mod logins;
 mod meta;
 pub mod shard_msg;
 mod store;
@@ -72,6 +73,10 @@ pub struct Stats {
     /// Retained events not kept because the store was at `limits.retained_max_events` or
     /// `retained_max_bytes`.
     pub retained_refused: u64,
+    /// Logins refused for wrong credentials.
+    pub login_failures: u64,
+    /// Of those, the ones whose ABORT was held back (repeated failures from one address).
+    pub logins_delayed: u64,
 }
 
 /// The sizes of every table a shard keeps, for tests that check nothing leaks.
@@ -134,6 +139,8 @@ pub struct Router {
     meta: gather::Gathers<meta::MetaWait>,
     /// Retained events and event histories homed on this shard.
     store: store::Store,
+    /// Failed logins per peer address, to slow down guessing; bounded by `logins::MAX_TRACKED_PEERS`.
+    login_failures: logins::LoginFailures,
     /// Per realm, its roles' permissions (`None`: an open realm), given to each session at login.
     roles: Vec<crate::auth::authorize::RealmRoles>,
     /// Per realm, the `[[realm.history]]` rules every publication is matched against.
@@ -200,6 +207,7 @@ impl Router {
             store: store::Store::default(),
             history_rules,
             roles,
+            login_failures: logins::LoginFailures::default(),
             call_index: HashMap::default(),
             own_calls: HashMap::new(),
             own_answers: Vec::new(),
@@ -316,6 +324,7 @@ impl Router {
         let result = match s.state {
             State::AwaitingHello { .. } => self.on_hello(key, message, sink),
             State::Challenged(_) => self.on_authenticate(key, message, sink),
+            State::Refused { .. } => Ok(()),
             State::Established(_) | State::Closing(_) => self.on_established(key, message, sink),
             State::Closed => Ok(()),
         };

@@ -26,7 +26,7 @@ use crate::meta::Testament;
 use crate::realm::RealmIdx;
 use crate::wamp::id::SessionScopeIds;
 use crate::wamp::options::ClientRoles;
-use crate::wamp::{Dict, Id, MatchPolicy, Serializer};
+use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Serializer};
 pub use calls::{CalleeRef, Caller, InCall, OutCall, Reroute};
 pub use outbox::{MessageClass, Outbox, Outgoing, Pushed};
 
@@ -51,6 +51,15 @@ pub enum State {
     },
     /// HELLO came and a CHALLENGE went out; AUTHENTICATE must come before the same deadline.
     Challenged(Box<Challenged>),
+    /// A login failed; its ABORT goes out at `deadline` (repeated failures are slowed down).
+    Refused {
+        /// When the ABORT is sent (the router's timer queue holds it).
+        deadline: Instant,
+        /// The ABORT's reason.
+        error: ErrorUri,
+        /// The ABORT's message.
+        message: String,
+    },
     /// WELCOME sent; the session may publish, subscribe, call and register.
     Established(Joined),
     /// The router sent GOODBYE and waits for the peer's GOODBYE; routing goes on until then.
@@ -80,6 +89,7 @@ impl State {
         match self {
             State::AwaitingHello { deadline } => Some(*deadline),
             State::Challenged(c) => Some(c.deadline),
+            State::Refused { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }

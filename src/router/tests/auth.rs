@@ -298,3 +298,33 @@ fn reloaded_roles_apply_to_the_next_action_of_sessions_already_joined() {
         assert_eq!(publish(sim, &mut reader), None, "a realm without roles is open");
     });
 }
+
+#[test]
+fn repeated_failures_from_one_address_get_their_abort_later_and_later() {
+    let mut sim = Sim::new(2, 1);
+    let free = crate::config::DEFAULT_LOGIN_FAILURES_FREE;
+    let fail = |sim: &mut Sim| {
+        let c = sim.connect_on(0, Serializer::Json, listener(false));
+        sim.send(&c, hello("secure", &["ticket"], Some("w")));
+        let _ = one(&c);
+        sim.send(&c, authenticate("wrong"));
+        c
+    };
+    for _ in 0..free {
+        let c = fail(&mut sim);
+        assert_eq!(abort_reason(&c), "wamp.error.not_authorized", "the free failures are answered at once");
+    }
+    let c = fail(&mut sim);
+    assert!(recv(&c).is_empty() && !c.outbox.is_closing(), "held back");
+    sim.send(&c, authenticate("wt"));
+    assert!(recv(&c).is_empty(), "nothing is taken while held back");
+    sim.advance(Duration::from_millis(249));
+    assert!(recv(&c).is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(abort_reason(&c), "wamp.error.not_authorized");
+    let stats = sim.routers[0].stats();
+    assert_eq!((stats.login_failures, stats.logins_delayed), (u64::from(free) + 1, 1));
+    let (_, w) = ticket_login(&mut sim, 0, Serializer::Json, "w", "wt");
+    assert_eq!(w.details.get_str("authid"), Some("w"), "a right ticket is still welcome at once");
+    sim.finish();
+}
