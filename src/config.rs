@@ -236,6 +236,23 @@ pub struct ListenerConfig {
     pub shards: Option<Vec<usize>>,
     /// The authentication methods accepted here (`[listener.auth]`).
     pub auth: ListenerAuth,
+    /// The web pages whose scripts may open a WebSocket here (`allowed_origins`).
+    pub allowed_origins: AllowedOrigins,
+}
+
+/// Which browser pages may open a WebSocket on a listener, judged by the upgrade request's
+/// `Origin` header. A client that sends no `Origin` (anything but a browser) is always allowed:
+/// the header only stops a page in a browser from reaching a router it was not meant to reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    /// Pages served from the router's own host and port (the `Origin` names the `Host` the
+    /// request was sent to): the default, so a page from elsewhere cannot reach a loopback router.
+    #[default]
+    SameHost,
+    /// Every page (`allowed_origins = ["*"]`).
+    Any,
+    /// Exactly these origins (`scheme://host[:port]`).
+    List(Vec<String>),
 }
 
 impl Default for ListenerConfig {
@@ -246,6 +263,7 @@ impl Default for ListenerConfig {
             serializers: Serializer::ALL.to_vec(),
             shards: None,
             auth: ListenerAuth::default(),
+            allowed_origins: AllowedOrigins::SameHost,
         }
     }
 }
@@ -611,6 +629,7 @@ struct RawListener {
     serializers: Option<Vec<String>>,
     shards: Option<Vec<usize>>,
     auth: Option<auth::RawAuth>,
+    allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -770,7 +789,12 @@ impl RawListener {
             None => ListenerAuth::default(),
             Some(raw) => raw.into_auth(key)?,
         };
-        Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards, auth })
+        let allowed_origins = match self.allowed_origins {
+            None => AllowedOrigins::SameHost,
+            Some(list) if list.iter().any(|o| o == "*") => AllowedOrigins::Any,
+            Some(list) => AllowedOrigins::List(list),
+        };
+        Ok(ListenerConfig { endpoint, transports, serializers, shards: self.shards, auth, allowed_origins })
     }
 }
 

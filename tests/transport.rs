@@ -23,6 +23,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::Message;
 use wampyard::codec::Serializer;
+use wampyard::config::AllowedOrigins;
 use wampyard::transport::{accept, Incoming, OutFrame, Socket, TransportConfig, TransportError, TransportKind};
 
 /// What a greeting server sends first.
@@ -342,6 +343,38 @@ fn unix_socket_rawsocket_echoes_messages() {
     client.write_all(&[frame(0, b"\x82\x01\x02"), frame(1, b"p")].concat()).unwrap();
     assert_eq!(read_frame(&mut client), (0, b"\x82\x01\x02".to_vec()));
     assert_eq!(read_frame(&mut client), (2, b"p".to_vec()));
+}
+
+// ---- WebSocket origins -----------------------------------------------------------------------
+
+/// The first line of the HTTP answer to an upgrade with `origin` (none: no header) to `host`.
+fn upgrade_status(server: &Server, origin: Option<&str>, host: &str) -> String {
+    let mut client = tcp_client(server.addr);
+    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: wamp.2.json\r\n{origin}\r\n"
+    );
+    client.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") && client.read(&mut byte).unwrap_or(0) == 1 {
+        answer.push(byte[0]);
+    }
+    String::from_utf8_lossy(&answer).trim_end().to_owned()
+}
+
+#[test]
+fn a_browser_page_of_another_origin_gets_403_and_same_host_pages_and_non_browsers_upgrade() {
+    let server = Server::start(small_config());
+    let host = server.addr.to_string();
+    assert_eq!(upgrade_status(&server, None, &host), "HTTP/1.1 101 Switching Protocols");
+    assert_eq!(upgrade_status(&server, Some(&format!("http://{host}")), &host), "HTTP/1.1 101 Switching Protocols");
+    assert_eq!(upgrade_status(&server, Some("https://evil.example"), &host), "HTTP/1.1 403 Forbidden");
+    let open = TransportConfig { allowed_origins: AllowedOrigins::Any, ..small_config() };
+    let server = Server::start(open);
+    assert_eq!(upgrade_status(&server, Some("https://evil.example"), &host), "HTTP/1.1 101 Switching Protocols");
 }
 
 // ---- Universal port: bad first bytes and silence ------------------------------------------

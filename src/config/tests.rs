@@ -56,6 +56,7 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
             serializers: vec![Serializer::MsgPack, Serializer::Cbor],
             shards: Some(vec![0, 1]),
             auth: ListenerAuth::default(),
+            allowed_origins: AllowedOrigins::SameHost,
         }
     );
     assert_eq!(config.resolve_shards(8), (2, Some(vec![0, 1])));
@@ -79,6 +80,18 @@ fn a_listener_auth_table_accepts_exactly_the_methods_it_lists() {
     let auth = &parse(text).unwrap().listeners[0].auth;
     assert!(auth.anonymous.is_none() && auth.ticket.is_some());
     assert!(!format!("{auth:?}").contains("\"t\""), "the ticket is not shown");
+}
+
+#[test]
+fn allowed_origins_default_to_the_same_host_and_a_star_allows_all() {
+    let origins =
+        |line: &str| parse(&format!("[[listener]]\nport = 0\n{line}")).unwrap().listeners[0].allowed_origins.clone();
+    assert_eq!(origins(""), AllowedOrigins::SameHost);
+    assert_eq!(origins("allowed_origins = [\"*\"]"), AllowedOrigins::Any);
+    assert_eq!(
+        origins("allowed_origins = [\"https://a.example\"]"),
+        AllowedOrigins::List(vec!["https://a.example".into()])
+    );
 }
 
 #[test]

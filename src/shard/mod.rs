@@ -193,6 +193,7 @@ impl Server {
                     rawsocket: l.transports.rawsocket,
                     websocket: l.transports.websocket,
                     serializers: l.serializers.clone(),
+                    allowed_origins: l.allowed_origins.clone(),
                 },
                 auth: Arc::new(l.auth.clone()),
             })

@@ -32,7 +32,7 @@ use websocket::{WsReader, WsWriter};
 
 pub use socket::Socket;
 
-use crate::config::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::config::{AllowedOrigins, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE};
 
 /// How long [`ConnectionWriter::close`] waits to get a WebSocket close frame out before it shuts
 /// the socket anyway: a peer that stopped reading must not hold the close up.
@@ -52,6 +52,8 @@ pub struct TransportConfig {
     pub websocket: bool,
     /// The serializers clients may choose, in any order.
     pub serializers: Vec<Serializer>,
+    /// The browser pages that may open a WebSocket here.
+    pub allowed_origins: AllowedOrigins,
 }
 
 impl Default for TransportConfig {
@@ -62,6 +64,7 @@ impl Default for TransportConfig {
             rawsocket: true,
             websocket: true,
             serializers: Serializer::ALL.to_vec(),
+            allowed_origins: AllowedOrigins::SameHost,
         }
     }
 }
@@ -118,6 +121,10 @@ pub enum HandshakeError {
     /// The WebSocket client offered no WAMP subprotocol we accept (it got HTTP 400).
     #[error("no acceptable WAMP subprotocol offered")]
     NoSubprotocol,
+    /// The upgrade came from a browser page whose `Origin` this listener does not allow (it got
+    /// HTTP 403).
+    #[error("origin not allowed")]
+    Origin,
     /// The HTTP upgrade failed (malformed request, not a WebSocket upgrade, ...).
     #[error("websocket upgrade failed: {0}")]
     WebSocket(Box<tungstenite::Error>),

@@ -14,7 +14,7 @@ use futures_lite::io::AsyncWriteExt;
 use futures_lite::StreamExt;
 use futures_sink::Sink;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tungstenite::http::header::{HOST, ORIGIN, SEC_WEBSOCKET_PROTOCOL};
 use tungstenite::http::{HeaderValue, StatusCode};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::Utf8Bytes;
@@ -24,6 +24,7 @@ use tungstenite::{Error as WsError, Message};
 use super::socket::SharedSocket;
 use super::{HandshakeError, Incoming, OutFrame, TransportConfig, TransportError, CLOSE_TIMEOUT};
 use crate::codec::Serializer;
+use crate::config::AllowedOrigins;
 
 /// tungstenite's read buffer per connection. Its default (128 KiB, allocated up front) would
 /// cost over a gigabyte at 10k idle connections; 16 KiB still takes a burst of small messages
@@ -32,6 +33,26 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// The body of the HTTP 400 sent when no offered subprotocol is a WAMP one we accept.
 const NO_SUBPROTOCOL_BODY: &str = "no supported WAMP subprotocol offered (wamp.2.json, wamp.2.msgpack, wamp.2.cbor)\n";
+
+/// The body of the HTTP 403 sent to a page whose origin the listener does not allow.
+const ORIGIN_REFUSED_BODY: &str = "this origin may not open a WebSocket here (see the listener's allowed_origins)\n";
+
+/// True if the upgrade's `Origin` (absent: not a browser) is one `allowed` admits. The default
+/// admits pages whose origin names the host and port the request was sent to (`Host`).
+pub(crate) fn origin_allowed(request: &Request, allowed: &AllowedOrigins) -> bool {
+    let Some(origin) = request.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    match allowed {
+        AllowedOrigins::Any => true,
+        AllowedOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        AllowedOrigins::SameHost => {
+            let host = request.headers().get(HOST).and_then(|v| v.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+            matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+        }
+    }
+}
 
 /// The first subprotocol the client offers (in its order) that names an allowed serializer.
 /// Offers may come in several `Sec-WebSocket-Protocol` headers, each a comma-separated list.
@@ -55,7 +76,14 @@ pub(crate) async fn upgrade(
     let chosen = Cell::new(None);
     // The refusal type (an HTTP response) is fixed by tungstenite's `Callback` trait.
     #[allow(clippy::result_large_err)]
+    let refused_origin = Cell::new(false);
     let callback = |request: &Request, mut response: Response| {
+        if !origin_allowed(request, &cfg.allowed_origins) {
+            refused_origin.set(true);
+            let mut refusal = ErrorResponse::new(Some(ORIGIN_REFUSED_BODY.to_owned()));
+            *refusal.status_mut() = StatusCode::FORBIDDEN;
+            return Err(refusal);
+        }
         let Some(ser) = choose_subprotocol(request, &cfg.serializers) else {
             let mut refusal = ErrorResponse::new(Some(NO_SUBPROTOCOL_BODY.to_owned()));
             *refusal.status_mut() = StatusCode::BAD_REQUEST;
@@ -70,6 +98,9 @@ pub(crate) async fn upgrade(
         .max_message_size(Some(cfg.max_message_size))
         .max_frame_size(Some(cfg.max_message_size));
     let result = async_tungstenite::accept_hdr_async_with_config(socket, callback, Some(config)).await;
+    if refused_origin.get() {
+        return Err(HandshakeError::Origin.into());
+    }
     match (result, chosen.get()) {
         (Ok(ws), Some(ser)) => Ok((ser, ws)),
         (Err(WsError::Http(_)), None) => Err(HandshakeError::NoSubprotocol.into()),
@@ -175,6 +206,32 @@ mod tests {
             builder = builder.header(SEC_WEBSOCKET_PROTOCOL, *offer);
         }
         builder.body(()).unwrap()
+    }
+
+    fn from(origin: Option<&str>, host: &str) -> Request {
+        let mut builder = Request::builder().uri("/ws").header(HOST, host);
+        if let Some(o) = origin {
+            builder = builder.header(ORIGIN, o);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn by_default_only_pages_of_the_routers_own_host_and_non_browsers_may_upgrade() {
+        let same = AllowedOrigins::SameHost;
+        assert!(origin_allowed(&from(None, "127.0.0.1:8080"), &same), "no Origin: not a browser");
+        assert!(origin_allowed(&from(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), &same));
+        assert!(!origin_allowed(&from(Some("https://evil.example"), "127.0.0.1:8080"), &same));
+        assert!(!origin_allowed(&from(Some("http://127.0.0.1:9999"), "127.0.0.1:8080"), &same), "another port");
+        assert!(!origin_allowed(&from(Some("null"), "127.0.0.1:8080"), &same));
+    }
+
+    #[test]
+    fn a_list_admits_exactly_its_origins_and_a_star_admits_all() {
+        let list = AllowedOrigins::List(vec!["https://app.example.com".into()]);
+        assert!(origin_allowed(&from(Some("https://app.example.com"), "r:8080"), &list));
+        assert!(!origin_allowed(&from(Some("https://other.example.com"), "r:8080"), &list));
+        assert!(origin_allowed(&from(Some("https://anything"), "r:8080"), &AllowedOrigins::Any));
     }
 
     #[test]
