@@ -3,7 +3,8 @@
 # node --test) against a router that is ALREADY running; it starts none.
 #   WAMP_PORT_A=... WAMP_PORT_B=... scripts/interop.sh [pytest args...]
 # Env: WAMP_HOST (127.0.0.1), WAMP_PORT_A, WAMP_PORT_B (required: two universal
-# ports, WebSocket and RawSocket on each), WAMP_REALM (realm1), WAMP_WS_PATH (/).
+# ports, WebSocket and RawSocket on each), WAMP_REALM (realm1), WAMP_WS_PATH (/),
+# WAMP_PORT_AUTH (optional: the ticket-only port of the auth tests, which skip without it).
 # Exits non-zero if setup fails or any test fails. See tests/interop/README.md.
 set -uo pipefail
 
@@ -16,7 +17,7 @@ fi
 
 bash "$repo/scripts/interop-setup.sh" || { echo "interop: setup failed" >&2; exit 1; }
 
-echo "interop: router ${WAMP_HOST:-127.0.0.1} ports A=$WAMP_PORT_A B=$WAMP_PORT_B realm ${WAMP_REALM:-realm1}"
+echo "interop: router ${WAMP_HOST:-127.0.0.1} ports A=$WAMP_PORT_A B=$WAMP_PORT_B AUTH=${WAMP_PORT_AUTH:-unset} realm ${WAMP_REALM:-realm1}"
 
 echo "interop: autobahn-python (pytest)"
 (cd "$repo/tests/interop/python" && "$repo/target/interop-venv/bin/python" -m pytest -q -rfE "$@")

@@ -38,17 +38,17 @@ trap cleanup EXIT
 ports=()
 for _ in $(seq 1 100); do
     mapfile -t ports < <(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$log" | sed 's/.*://')
-    [[ ${#ports[@]} -ge 2 ]] && break
+    [[ ${#ports[@]} -ge 3 ]] && break
     kill -0 "$router_pid" 2>/dev/null || { cat "$log"; echo "wampyard exited early" >&2; exit 1; }
     sleep 0.1
 done
-if [[ ${#ports[@]} -lt 2 ]]; then
+if [[ ${#ports[@]} -lt 3 ]]; then
     cat "$log"
     echo "wampyard did not report its ports" >&2
     exit 1
 fi
 
-WAMP_PORT_A="${ports[0]}" WAMP_PORT_B="${ports[1]}" timeout 900 bash scripts/interop.sh
+WAMP_PORT_A="${ports[0]}" WAMP_PORT_B="${ports[1]}" WAMP_PORT_AUTH="${ports[2]}" timeout 900 bash scripts/interop.sh
 
 step "graceful shutdown"
 kill -TERM "$router_pid"

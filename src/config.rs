@@ -656,13 +656,24 @@ struct RawHistory {
 impl RawConfig {
     fn into_config(self) -> Result<Config, ConfigError> {
         let defaults = Config::default();
-        let listeners = if self.listener.is_empty() {
+        let explicit: Vec<bool> =
+            self.listener.iter().map(|l| l.auth.as_ref().is_some_and(auth::RawAuth::sets_keep_authid)).collect();
+        let mut listeners: Vec<ListenerConfig> = if self.listener.is_empty() {
             defaults.listeners
         } else {
             (self.listener.into_iter().enumerate())
                 .map(|(at, raw)| raw.into_listener(&format!("listener[{at}]")))
                 .collect::<Result<_, _>>()?
         };
+        // Where any listener takes credentials, anonymous sessions get made-up authids unless a
+        // listener says otherwise: they must not claim an identity a login could prove.
+        if listeners.iter().any(|l| l.auth.takes_credentials()) {
+            for (l, explicit) in listeners.iter_mut().zip(explicit.iter().chain(std::iter::repeat(&false))) {
+                if let (Some(a), false) = (l.auth.anonymous.as_mut(), *explicit) {
+                    a.keep_authid = false;
+                }
+            }
+        }
         let realms = if self.realm.is_empty() {
             defaults.realms
         } else {

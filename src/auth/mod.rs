@@ -135,7 +135,7 @@ pub fn hello<F: FnOnce() -> Fresh>(listener: &ListenerAuth, realm: &str, details
             ANONYMOUS => {
                 if let Some(a) = &listener.anonymous {
                     return Step::Welcome(Principal {
-                        authid: authid.map(str::to_owned),
+                        authid: authid.filter(|_| a.keep_authid).map(str::to_owned),
                         authrole: a.role.clone(),
                         authmethod: ANONYMOUS,
                         authprovider: STATIC_PROVIDER,

@@ -41,7 +41,7 @@ fn listener(anonymous: bool) -> ListenerAuth {
         realm: None,
     };
     ListenerAuth {
-        anonymous: anonymous.then(|| AnonymousAuth { role: "guest".into() }),
+        anonymous: anonymous.then(|| AnonymousAuth { role: "guest".into(), keep_authid: false }),
         ticket: Some(TicketAuth { principals: vec![joe, ann] }),
         wampcra: Some(WampcraAuth { principals: vec![cra("plain", None), cra("salted", Some(salt))] }),
         cryptosign: Some(CryptosignAuth {
@@ -69,6 +69,15 @@ fn without_authmethods_a_hello_is_anonymous_if_the_listener_allows_it() {
     assert_eq!((p.authrole.as_str(), p.authmethod, p.authid), ("guest", ANONYMOUS, None));
     let Step::Refuse(r) = hello(&listener(false), "realm1", &Dict::new()) else { panic!() };
     assert_eq!(r.error, ErrorUri::NoAuthMethod);
+}
+
+#[test]
+fn an_anonymous_session_keeps_its_authid_only_where_the_listener_says_so() {
+    let d = hello_details(&["anonymous"], Some("writer"));
+    let Step::Welcome(p) = hello(&listener(true), "realm1", &d) else { panic!() };
+    assert_eq!(p.authid, None, "no claiming an identity a login could prove");
+    let Step::Welcome(p) = hello(&ListenerAuth::default(), "realm1", &d) else { panic!() };
+    assert_eq!(p.authid.as_deref(), Some("writer"), "the embedded default keeps it");
 }
 
 #[test]

@@ -80,7 +80,7 @@ pub struct CryptosignPrincipal {
 impl Default for ListenerAuth {
     fn default() -> Self {
         ListenerAuth {
-            anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into() }),
+            anonymous: Some(AnonymousAuth { role: DEFAULT_ANONYMOUS_ROLE.into(), keep_authid: true }),
             ticket: None,
             wampcra: None,
             cryptosign: None,
@@ -93,6 +93,10 @@ impl Default for ListenerAuth {
 pub struct AnonymousAuth {
     /// The role every anonymous session gets.
     pub role: String,
+    /// An anonymous session keeps the authid it asks for in HELLO (else it gets a made-up one).
+    /// By default only in a configuration where no listener takes credentials: where logins can
+    /// prove an identity, an anonymous session must not claim one.
+    pub keep_authid: bool,
 }
 
 /// Ticket logins (WAMP-Ticket, static principals).
@@ -170,6 +174,13 @@ pub fn wampcra_key(secret: &str, salt: Option<&Salting>) -> Secret {
             pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), s.salt.as_bytes(), s.iterations, &mut out);
             Secret(base64::engine::general_purpose::STANDARD.encode(out))
         }
+    }
+}
+
+impl ListenerAuth {
+    /// True if a login here can prove an identity (any method besides anonymous).
+    pub fn takes_credentials(&self) -> bool {
+        self.ticket.is_some() || self.wampcra.is_some() || self.cryptosign.is_some()
     }
 }
 
@@ -292,6 +303,7 @@ struct RawCraPrincipal {
 #[serde(deny_unknown_fields)]
 struct RawAnonymous {
     role: Option<String>,
+    keep_authid: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -329,6 +341,11 @@ struct RawPermission {
 }
 
 impl RawAuth {
+    /// True if `[listener.auth.anonymous]` says whether anonymous sessions keep their authid.
+    pub(super) fn sets_keep_authid(&self) -> bool {
+        self.anonymous.as_ref().is_some_and(|a| a.keep_authid.is_some())
+    }
+
     /// The listener's methods: exactly those listed; salted WAMP-CRA keys are derived here, once.
     pub(super) fn into_auth(self, key: &str) -> Result<ListenerAuth, ConfigError> {
         let wampcra = match self.wampcra {
@@ -350,9 +367,10 @@ impl RawAuth {
         Ok(ListenerAuth {
             wampcra,
             cryptosign,
-            anonymous: self
-                .anonymous
-                .map(|a| AnonymousAuth { role: a.role.unwrap_or_else(|| DEFAULT_ANONYMOUS_ROLE.into()) }),
+            anonymous: self.anonymous.map(|a| AnonymousAuth {
+                role: a.role.unwrap_or_else(|| DEFAULT_ANONYMOUS_ROLE.into()),
+                keep_authid: a.keep_authid.unwrap_or(true),
+            }),
             ticket: self.ticket.map(|t| TicketAuth {
                 principals: (t.principal.into_iter())
                     .map(|p| TicketPrincipal {

@@ -55,7 +55,11 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
             transports: Transports { websocket: false, rawsocket: true },
             serializers: vec![Serializer::MsgPack, Serializer::Cbor],
             shards: Some(vec![0, 1]),
-            auth: ListenerAuth::default(),
+            // The first listener takes tickets: anonymous sessions get made-up authids everywhere.
+            auth: ListenerAuth {
+                anonymous: Some(AnonymousAuth { role: "anonymous".into(), keep_authid: false }),
+                ..ListenerAuth::default()
+            },
             allowed_origins: AllowedOrigins::SameHost,
         }
     );
@@ -72,6 +76,21 @@ fn example_file_alternatives_parse_to_what_their_comments_say() {
     assert_eq!((cra.salt.as_ref(), &cra.key), (Some(&salting), &wampcra_key("change-me-too", Some(&salting))));
     assert_eq!(config.realms[0].roles[0].name, "backend");
     assert!(config.realms[0].roles[0].permissions[0].allow.allows(Action::Publish));
+}
+
+#[test]
+fn anonymous_authids_are_kept_only_where_no_listener_takes_credentials() {
+    let anon = |c: &Config, i: usize| c.listeners[i].auth.anonymous.as_ref().unwrap().keep_authid;
+    let open = parse("[[listener]]\nport = 0\n").unwrap();
+    assert!(anon(&open, 0));
+    let ticket =
+        "[listener.auth.ticket]\n[[listener.auth.ticket.principal]]\nauthid = \"a\"\nticket = \"t\"\nrole = \"r\"\n";
+    let mixed =
+        parse(&format!("[[listener]]\nport = 0\n[[listener]]\nport = 0\n[listener.auth.anonymous]\n{ticket}")).unwrap();
+    assert!(!anon(&mixed, 0) && !anon(&mixed, 1), "credentials on any listener: made-up authids everywhere");
+    let kept =
+        parse(&format!("[[listener]]\nport = 0\n[listener.auth.anonymous]\nkeep_authid = true\n{ticket}")).unwrap();
+    assert!(anon(&kept, 0), "unless a listener says otherwise");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use super::broker::publisher_details;
 use super::shard_msg::{Part, Query, Question};
 use super::{home_shard, ConnKey, Publication, Router, ShardMsg, Sink, Token};
 use crate::codec::PayloadCodec;
+use crate::config::Action;
 use crate::meta::testament::MAX_TESTAMENTS_PER_SESSION;
 use crate::meta::{self, BadCall, Kill, KillTarget, MetaCall, Revoke, SessionFacts, TestamentScope};
 use crate::realm::RealmIdx;
@@ -241,6 +242,10 @@ impl Router {
         Ok(match call {
             MetaCall::AddTestament(t) => {
                 let j = self.sessions.get_mut(key.0).and_then(|s| s.joined_mut()).ok_or_else(no_realm)?;
+                if !j.may(&t.topic, Action::Publish) {
+                    let message = "the role may not publish to the testament's topic".to_owned();
+                    return Err(BadCall { error: ErrorUri::NotAuthorized, message });
+                }
                 if j.testaments.len() >= MAX_TESTAMENTS_PER_SESSION {
                     let message = format!("a session may leave at most {MAX_TESTAMENTS_PER_SESSION} testaments");
                     return Err(BadCall { error: ErrorUri::LimitReached, message });
@@ -565,6 +570,10 @@ impl Router {
         let mut testaments = std::mem::take(&mut j.testaments);
         testaments.sort_by_key(|t| t.scope != TestamentScope::Detached);
         for t in testaments {
+            // Checked again: the roles may have been reloaded since the testament was added.
+            if !j.may(&t.topic, Action::Publish) {
+                continue;
+            }
             let details = if t.options.disclose_me { publisher_details(j) } else { Dict::new() };
             let filter = t.options.filter;
             let p = Publication { topic: &t.topic, payload: &t.payload, exclude_me: None, filter, details };

@@ -6,6 +6,7 @@
 
 #![allow(dead_code, unreachable_pub, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod auth;
 pub mod meta;
 pub mod pubsub;
 pub mod rpc;

@@ -25,7 +25,7 @@ fn listener(anonymous: bool) -> Arc<ListenerAuth> {
         realm: realm.map(Into::into),
     };
     Arc::new(ListenerAuth {
-        anonymous: anonymous.then(|| AnonymousAuth { role: "reader".into() }),
+        anonymous: anonymous.then(|| AnonymousAuth { role: "reader".into(), keep_authid: false }),
         ticket: Some(TicketAuth {
             principals: vec![
                 p("w", "wt", "writer", None),
