@@ -74,9 +74,9 @@ pub(crate) async fn upgrade(
     cfg: &TransportConfig,
 ) -> Result<(Serializer, WebSocketStream<SharedSocket>), TransportError> {
     let chosen = Cell::new(None);
+    let refused_origin = Cell::new(false);
     // The refusal type (an HTTP response) is fixed by tungstenite's `Callback` trait.
     #[allow(clippy::result_large_err)]
-    let refused_origin = Cell::new(false);
     let callback = |request: &Request, mut response: Response| {
         if !origin_allowed(request, &cfg.allowed_origins) {
             refused_origin.set(true);
