@@ -20,13 +20,14 @@ use super::{ConnKey, Router, ShardMsg, Sink, Token};
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
 use crate::config::Action;
 use crate::realm::RealmIdx;
-use crate::session::{Joined, MessageClass, Pushed};
+use crate::session::{Joined, MessageClass, Pushed, Session};
 use crate::wamp::id::random_global_id;
 use crate::wamp::message::{self as msg, code};
 use crate::wamp::options::{PublishOptions, SubscribeOptions, SubscriberFilter};
 use crate::wamp::trie::UriTrie;
 use crate::wamp::uri::{is_reserved, is_valid_pattern, is_valid_uri};
 use crate::wamp::{Dict, ErrorUri, Id, MatchPolicy, Message};
+use slab::Slab;
 
 /// One subscription as every shard's replica knows it.
 #[derive(Clone, Debug)]
@@ -131,6 +132,9 @@ pub(super) struct Recipients<'a> {
     pub(super) exclude_me: Option<Id>,
     /// The black- and whitelists; `None` costs nothing per subscriber.
     pub(super) filter: Option<&'a SubscriberFilter>,
+    /// The concrete topic, when the publication matched a pattern subscription: a subscriber
+    /// whose role restricts it gets a pattern's event only if it may subscribe to that topic.
+    pub(super) topic: Option<&'a str>,
 }
 
 /// EVENT.Details naming the publisher (`disclose_me`).
@@ -139,6 +143,34 @@ pub(super) fn publisher_details(j: &Joined) -> Dict {
         .with("publisher", j.id.get())
         .with("publisher_authid", &*j.identity.authid)
         .with("publisher_authrole", &*j.identity.authrole)
+}
+
+/// What became of an EVENT offered to one subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offered {
+    /// Queued, or not meant for it (excluded, filtered out, gone).
+    Done,
+    /// Dropped: the subscriber reads too slowly or takes smaller messages.
+    Dropped,
+}
+
+/// Queues `bytes` for subscriber `m` if `to` admits it. Inlined: it is the per-delivery step.
+#[inline(always)]
+fn offer(sessions: &Slab<Box<Session>>, m: &Member, bytes: &bytes::Bytes, to: Recipients<'_>) -> Offered {
+    if Some(m.session) == to.exclude_me {
+        return Offered::Done;
+    }
+    let Some(s) = sessions.get(m.key.0) else { return Offered::Done };
+    if let Some(f) = to.filter {
+        if !s.joined().is_some_and(|j| f.admits(m.session, &j.identity.authid, &j.identity.authrole)) {
+            return Offered::Done;
+        }
+    }
+    if bytes.len() > s.conn.max_outgoing || s.outbox.push(bytes.clone(), MessageClass::Event) == Pushed::Dropped {
+        Offered::Dropped
+    } else {
+        Offered::Done
+    }
 }
 
 fn bit(ser: Serializer) -> u8 {
@@ -303,9 +335,10 @@ impl Router {
         if let Some(b) = self.broker.get(realm) {
             b.replica.for_each_match(p.topic, |r| matches.push(r.clone()));
         }
-        let to = Recipients { exclude_me: p.exclude_me, filter: p.filter.as_deref() };
+        let to = Recipients { exclude_me: p.exclude_me, filter: p.filter.as_deref(), topic: Some(p.topic) };
         let mut payloads: [Option<Payload>; 3] = Default::default();
         let mut remote: Vec<Vec<EventCopy>> = Vec::new();
+        let patterns = matches.iter().any(|m| m.policy != MatchPolicy::Exact);
         for sub in &matches {
             let wanted = sub.presence.iter().fold(0u8, |acc, b| acc | b);
             let details = match (sub.policy, p.details.is_empty()) {
@@ -336,9 +369,11 @@ impl Router {
         }
         matches.clear();
         self.scratch_matches = matches;
+        let topic = (!remote.is_empty() && patterns).then(|| Arc::<str>::from(p.topic));
         for (shard, events) in remote.into_iter().enumerate() {
             if !events.is_empty() {
-                let event = Event { realm, exclude_me: p.exclude_me, filter: p.filter.clone(), events };
+                let (exclude_me, filter, topic) = (p.exclude_me, p.filter.clone(), topic.clone());
+                let event = Event { realm, exclude_me, filter, topic, events };
                 sink.to_shard(shard, ShardMsg::Event(event));
             }
         }
@@ -378,7 +413,8 @@ impl Router {
         }
     }
 
-    /// Queues an encoded EVENT for every subscriber on this shard using `ser` that `to` admits.
+    /// Queues an encoded EVENT for every subscriber on this shard using `ser` that `to` admits
+    /// (and, for a pattern subscription, whose role may subscribe to the concrete topic).
     pub(super) fn deliver_local(
         &mut self,
         realm: RealmIdx,
@@ -388,20 +424,36 @@ impl Router {
         to: Recipients<'_>,
     ) {
         let Some(local) = self.broker.get(realm).and_then(|b| b.local.get(&sub)) else { return };
+        if let Some(topic) = to.topic.filter(|_| local.policy != MatchPolicy::Exact) {
+            return self.deliver_to_pattern(realm, sub, ser, bytes, to, topic);
+        }
         for m in &local.members[ser.index()] {
-            if Some(m.session) == to.exclude_me {
+            if offer(&self.sessions, m, bytes, to) == Offered::Dropped {
+                self.stats.events_dropped += 1;
+            }
+        }
+    }
+
+    /// [`Router::deliver_local`] for a pattern subscription: a subscriber whose role restricts it
+    /// gets the event only if it may subscribe to the concrete `topic` (its pattern was allowed,
+    /// the topic need not be). Apart, so that exact subscriptions pay nothing for the check.
+    fn deliver_to_pattern(
+        &mut self,
+        realm: RealmIdx,
+        sub: Id,
+        ser: Serializer,
+        bytes: &bytes::Bytes,
+        to: Recipients<'_>,
+        topic: &str,
+    ) {
+        let Some(local) = self.broker.get(realm).and_then(|b| b.local.get(&sub)) else { return };
+        let members: Vec<Member> = local.members[ser.index()].clone();
+        for m in &members {
+            let joined = self.sessions.get_mut(m.key.0).and_then(|s| s.joined_mut());
+            if joined.is_some_and(|j| j.permissions.is_some() && !j.may(topic, Action::Subscribe)) {
                 continue;
             }
-            let Some(s) = self.sessions.get(m.key.0) else { continue };
-            if let Some(f) = to.filter {
-                let admitted =
-                    s.joined().is_some_and(|j| f.admits(m.session, &j.identity.authid, &j.identity.authrole));
-                if !admitted {
-                    continue;
-                }
-            }
-            if bytes.len() > s.conn.max_outgoing || s.outbox.push(bytes.clone(), MessageClass::Event) == Pushed::Dropped
-            {
+            if offer(&self.sessions, m, bytes, to) == Offered::Dropped {
                 self.stats.events_dropped += 1;
             }
         }

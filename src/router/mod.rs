@@ -384,7 +384,11 @@ impl Router {
             ShardMsg::Applied { token, id } => self.on_applied(token, id, sink),
             ShardMsg::Refused { token, error } => self.on_refused(token, error, sink),
             ShardMsg::Event(e) => {
-                let to = broker::Recipients { exclude_me: e.exclude_me, filter: e.filter.as_deref() };
+                let to = broker::Recipients {
+                    exclude_me: e.exclude_me,
+                    filter: e.filter.as_deref(),
+                    topic: e.topic.as_deref(),
+                };
                 for copy in &e.events {
                     self.deliver_local(e.realm, copy.subscription, copy.serializer, &copy.bytes, to);
                 }

@@ -261,6 +261,9 @@ pub struct Event {
     pub exclude_me: Option<Id>,
     /// The publication's black- and whitelists, shared by every shard it goes to.
     pub filter: Option<Arc<SubscriberFilter>>,
+    /// The concrete topic, when the publication matched a pattern subscription (restricted
+    /// subscribers are checked against it).
+    pub topic: Option<Arc<str>>,
     /// One encoding per (subscription, serializer) present on the receiving shard.
     pub events: Vec<EventCopy>,
 }

@@ -328,3 +328,28 @@ fn repeated_failures_from_one_address_get_their_abort_later_and_later() {
     assert_eq!(w.details.get_str("authid"), Some("w"), "a right ticket is still welcome at once");
     sim.finish();
 }
+
+#[test]
+fn a_pattern_subscription_delivers_only_the_topics_the_role_may_subscribe_to() {
+    matrix(|sim, ser| {
+        let mut reader = sim.connect_on(last(sim), ser, listener(true));
+        sim.send(&reader, hello("secure", &[], None));
+        let _ = one(&reader);
+        sim.subscribe(&mut reader, "com.public.", "prefix");
+        let (mut writer, _) = ticket_login(sim, 0, ser, "w", "wt");
+        for topic in ["com.public.secret.news", "com.public.news"] {
+            let request = Sim::request(&mut writer);
+            let publish = m::Publish {
+                request,
+                options: Dict::new().with("acknowledge", true),
+                topic: topic.into(),
+                payload: Payload::Empty,
+            };
+            sim.send(&writer, Message::Publish(publish));
+            assert!(matches!(one(&writer), Message::Published(_)));
+        }
+        let topics: Vec<String> =
+            events(&reader).into_iter().map(|e| e.details.get_str("topic").unwrap_or_default().to_owned()).collect();
+        assert_eq!(topics, ["com.public.news"], "the denied topic does not reach the prefix subscription");
+    });
+}

@@ -264,7 +264,8 @@ impl Sim {
     }
 }
 
-/// The roles of the realm `secure`: `reader` may subscribe to and call `com.public.*`, `writer`
+/// The roles of the realm `secure`: `reader` may subscribe to and call `com.public.*` except
+/// `com.public.secret.*`, `writer`
 /// may do everything, `watcher` may use the session meta API and subscribe under `com.`.
 fn secure_roles() -> Vec<RoleConfig> {
     let perm = |uri: &str, policy: &str, allow: &[Action]| Permission {
@@ -276,7 +277,10 @@ fn secure_roles() -> Vec<RoleConfig> {
     vec![
         RoleConfig {
             name: "reader".into(),
-            permissions: vec![perm("com.public.", "prefix", &[Action::Subscribe, Action::Call])],
+            permissions: vec![
+                perm("com.public.", "prefix", &[Action::Subscribe, Action::Call]),
+                perm("com.public.secret.", "prefix", &[]),
+            ],
         },
         RoleConfig { name: "writer".into(), permissions: vec![perm("", "prefix", &all)] },
         RoleConfig {
