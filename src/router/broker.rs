@@ -280,7 +280,7 @@ impl Router {
 
     pub(super) fn on_publish(&mut self, key: ConnKey, m: msg::Publish, sink: &mut dyn Sink) {
         let Some(j) = self.sessions.get(key.0).and_then(|s| s.joined()) else { return };
-        let realm = j.realm;
+        let (realm, restricted) = (j.realm, j.permissions.is_some());
         let options = match PublishOptions::decode(&m.options) {
             Ok(o) => o,
             Err(e) => {
@@ -298,7 +298,7 @@ impl Router {
             }
             return;
         }
-        if !self.may(key, &m.topic, Action::Publish) {
+        if restricted && !self.may(key, &m.topic, Action::Publish) {
             if options.acknowledge {
                 let e = ErrorUri::NotAuthorized;
                 self.send_error(key, code::PUBLISH, m.request, e, "the role may not publish to this topic");
