@@ -60,47 +60,25 @@ impl TestRouter {
 }
 
 fn start(shards: usize) -> TestRouter {
-    let unix = std::env::temp_dir().join(format!("wampyard-test-{}-{shards}.sock", std::process::id()));
+    let limits = format!(
+        "max_calls_per_session = {MAX_CALLS_PER_SESSION}\nmax_invocations_per_session = {MAX_INVOCATIONS_PER_SESSION}\n"
+    );
+    let realms = "[[realm]]\nname = \"realm1\"\n\n[[realm]]\nname = \"strict\"\nuri_check = \"strict\"\n\n\
+                  [[realm]]\nname = \"sequential\"\nsequential_request_ids = true\n";
+    start_with(shards, "test", &limits, realms)
+}
+
+/// Starts a router of `shards` shards with the four listeners every test router has (any shard,
+/// the first, the last, and a Unix socket named after `tag`), `limits` as the body of its
+/// `[limits]` table, and `tables` (realms and the like) after them.
+pub fn start_with(shards: usize, tag: &str, limits: &str, tables: &str) -> TestRouter {
+    let unix = std::env::temp_dir().join(format!("wampyard-{tag}-{}-{shards}.sock", std::process::id()));
     let toml = format!(
-        r#"
-[router]
-shards = {shards}
-pin = false
-shutdown_timeout_ms = 1000
-
-[limits]
-max_calls_per_session = {max_calls}
-max_invocations_per_session = {max_invocations}
-
-[[listener]]
-port = 0
-
-[[listener]]
-port = 0
-shards = [0]
-
-[[listener]]
-port = 0
-shards = [{last}]
-
-[[listener]]
-unix = "{unix}"
-
-[[realm]]
-name = "realm1"
-
-[[realm]]
-name = "strict"
-uri_check = "strict"
-
-[[realm]]
-name = "sequential"
-sequential_request_ids = true
-"#,
+        "[router]\nshards = {shards}\npin = false\nshutdown_timeout_ms = 1000\n\n[limits]\n{limits}\n\
+         [[listener]]\nport = 0\n\n[[listener]]\nport = 0\nshards = [0]\n\n[[listener]]\nport = 0\nshards = [{last}]\n\n\
+         [[listener]]\nunix = \"{unix}\"\n\n{tables}",
         last = shards - 1,
         unix = unix.display(),
-        max_calls = MAX_CALLS_PER_SESSION,
-        max_invocations = MAX_INVOCATIONS_PER_SESSION,
     );
     let config = Config::from_toml_str(&toml).expect("test configuration");
     let server = Server::start(&config).expect("router starts");

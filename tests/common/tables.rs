@@ -76,31 +76,7 @@ pub fn realm(test: &str, kind: Kind, ser: Serializer) -> String {
 }
 
 fn start_tables(shards: usize) -> TestRouter {
-    let unix = std::env::temp_dir().join(format!("wampyard-tables-{}-{shards}.sock", std::process::id()));
-    let mut toml = format!(
-        r#"
-[router]
-shards = {shards}
-pin = false
-shutdown_timeout_ms = 1000
-
-[[listener]]
-port = 0
-
-[[listener]]
-port = 0
-shards = [0]
-
-[[listener]]
-port = 0
-shards = [{last}]
-
-[[listener]]
-unix = "{unix}"
-"#,
-        last = shards - 1,
-        unix = unix.display(),
-    );
+    let mut toml = String::new();
     for test in TESTS {
         for kind in KINDS {
             for ser in Serializer::ALL {
@@ -108,13 +84,7 @@ unix = "{unix}"
             }
         }
     }
-    let config = Config::from_toml_str(&toml).expect("test configuration");
-    let server = Server::start(&config).expect("router starts");
-    let port = |i: usize| match &server.addrs()[i] {
-        BoundAddr::Tcp(a) => a.port(),
-        other => panic!("expected TCP, got {other:?}"),
-    };
-    TestRouter { port_any: port(0), port_first: port(1), port_last: port(2), unix, shards, _server: Some(server) }
+    start_with(shards, "tables", "", &toml)
 }
 
 /// The routers of `meta_tables.rs`, one shard and two, started once per test binary.
