@@ -17,6 +17,7 @@ use super::agree::Waiting;
 use super::meta::MetaEvent;
 use super::shard_msg::{Event, EventCopy, Op, ReplicaEntry};
 use super::{ConnKey, Router, ShardMsg, Sink, Token};
+use crate::auth::authorize::RolePermissions;
 use crate::codec::{self, Payload, PayloadCodec, Serializer};
 use crate::config::Action;
 use crate::realm::RealmIdx;
@@ -436,7 +437,8 @@ impl Router {
 
     /// [`Router::deliver_local`] for a pattern subscription: a subscriber whose role restricts it
     /// gets the event only if it may subscribe to the concrete `topic` (its pattern was allowed,
-    /// the topic need not be). Apart, so that exact subscriptions pay nothing for the check.
+    /// the topic need not be). Apart, so that exact subscriptions pay nothing for the check; it
+    /// allocates only when restricted subscribers are present (one entry per role).
     fn deliver_to_pattern(
         &mut self,
         realm: RealmIdx,
@@ -447,11 +449,22 @@ impl Router {
         topic: &str,
     ) {
         let Some(local) = self.broker.get(realm).and_then(|b| b.local.get(&sub)) else { return };
-        let members: Vec<Member> = local.members[ser.index()].clone();
-        for m in &members {
-            let joined = self.sessions.get_mut(m.key.0).and_then(|s| s.joined_mut());
-            if joined.is_some_and(|j| j.permissions.is_some() && !j.may(topic, Action::Subscribe)) {
-                continue;
+        // Subscribers of one role share its permissions: each role is asked once per delivery.
+        let mut decided: Vec<(*const RolePermissions, bool)> = Vec::new();
+        for m in &local.members[ser.index()] {
+            let permissions = self.sessions.get(m.key.0).and_then(|s| s.joined()).and_then(|j| j.permissions.as_ref());
+            if let Some(p) = permissions {
+                let allowed = match decided.iter().find(|(q, _)| std::ptr::eq(*q, Arc::as_ptr(p))) {
+                    Some((_, allowed)) => *allowed,
+                    None => {
+                        let allowed = p.allows(topic, Action::Subscribe);
+                        decided.push((Arc::as_ptr(p), allowed));
+                        allowed
+                    }
+                };
+                if !allowed {
+                    continue;
+                }
             }
             if offer(&self.sessions, m, bytes, to) == Offered::Dropped {
                 self.stats.events_dropped += 1;
